@@ -1,0 +1,289 @@
+"""HTTP for mlpm: streaming sha256 verification, retries with backoff, resume, progress.
+
+Everything network goes through here so that offline mode, retries and integrity are
+decided in one place. ``requests`` is imported only when a request is really made.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from mlpm.errors import IntegrityError, OfflineError, RegistryError, StoreError
+from mlpm.store import CHUNK, Store, human_size, write_atomic
+
+ATTEMPTS = 4
+BACKOFF = 0.5  # seconds; doubles each retry
+MAX_RETRY_AFTER = 10.0
+TIMEOUT = (10.0, 60.0)  # connect, read
+_RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+
+_local = threading.local()
+
+
+def is_offline() -> bool:
+    return os.environ.get("MLPM_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def is_http(url: str) -> bool:
+    return url.startswith(("http://", "https://"))
+
+
+def local_path(url: str) -> Path:
+    """A ``file://`` URL or a plain path as a Path."""
+    if url.startswith("file://"):
+        return Path(unquote(urlparse(url).path))
+    return Path(url)
+
+
+def _session():
+    session = getattr(_local, "session", None)
+    if session is None:
+        import requests
+
+        session = requests.Session()
+        session.headers["User-Agent"] = "mlpm/0.1"
+        _local.session = session
+    return session
+
+
+def _offline_refusal(url: str) -> OfflineError:
+    return OfflineError(
+        f"offline mode is on and {url} is not in the cache; run the command once without "
+        "--offline / MLPM_OFFLINE=1 to fetch it."
+    )
+
+
+class _Transient(Exception):
+    """A failure worth retrying (5xx, 429, reset, timeout, short body)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return min(float(value), MAX_RETRY_AFTER)
+    except ValueError:
+        return None
+
+
+def _with_retries(url: str, attempt_fn):
+    """Run ``attempt_fn`` until it succeeds, retrying transient failures with backoff."""
+    import requests
+
+    delay = BACKOFF
+    last = ""
+    for attempt in range(ATTEMPTS):
+        try:
+            return attempt_fn()
+        except _Transient as exc:
+            last = str(exc)
+            wait = exc.retry_after if exc.retry_after is not None else delay
+        except (requests.ConnectionError, requests.Timeout,
+                requests.exceptions.ChunkedEncodingError) as exc:
+            last = _describe_network_error(exc)
+            wait = delay
+        except requests.RequestException as exc:
+            raise RegistryError(f"request to {url} failed ({exc}); check the registry URL.") \
+                from None
+        if attempt + 1 < ATTEMPTS:
+            time.sleep(wait)
+            delay *= 2
+    raise RegistryError(
+        f"cannot reach {url} ({last}) after {ATTEMPTS} attempts; check the registry URL and "
+        "your network, or use --offline for what is already cached."
+    )
+
+
+def _describe_network_error(exc: Exception) -> str:
+    text = str(exc)
+    if "Connection refused" in text or "Errno 111" in text:
+        return "connection refused"
+    if "timed out" in text.lower() or "Timeout" in type(exc).__name__:
+        return "timed out"
+    if "reset" in text.lower():
+        return "connection reset"
+    if "IncompleteRead" in text or "ChunkedEncodingError" in type(exc).__name__:
+        return "the connection closed before the whole body arrived"
+    return type(exc).__name__
+
+
+# -- index files -----------------------------------------------------------------------
+
+
+def get_index_file(url: str, cache_file: Path, *, offline: bool) -> str | None:
+    """GET a text index file, revalidating a cached copy with ETag / If-None-Match.
+
+    Returns None when the server says 404 (the package does not exist).
+    """
+    etag_file = cache_file.with_name(cache_file.name + ".etag")
+    cached = cache_file.read_text() if cache_file.is_file() else None
+    if offline:
+        if cached is None:
+            raise _offline_refusal(url)
+        return cached
+
+    def attempt():
+        headers = {}
+        if cached is not None and etag_file.is_file():
+            headers["If-None-Match"] = etag_file.read_text().strip()
+        resp = _session().get(url, headers=headers, timeout=TIMEOUT)
+        if resp.status_code == 304 and cached is not None:
+            return cached
+        if resp.status_code == 404:
+            return None
+        if resp.status_code in _RETRY_STATUS:
+            raise _Transient(f"HTTP {resp.status_code}",
+                             _retry_after(resp.headers.get("Retry-After")))
+        if resp.status_code != 200:
+            raise RegistryError(
+                f"the registry answered HTTP {resp.status_code} for {url}; check the registry "
+                "URL (it should be the folder that holds config.json and index/)."
+            )
+        text = resp.content.decode("utf-8")
+        try:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(cache_file, text)
+            if resp.headers.get("ETag"):
+                write_atomic(etag_file, resp.headers["ETag"])
+            else:
+                etag_file.unlink(missing_ok=True)
+        except OSError:
+            pass  # an unwritable cache only costs revalidation next time
+        return text
+
+    return _with_retries(url, attempt)
+
+
+# -- artifacts -------------------------------------------------------------------------
+
+
+class Progress:
+    """A tqdm bar on a terminal, silence otherwise."""
+
+    def __init__(self, label: str, total: int | None, initial: int = 0):
+        self.bar = None
+        if sys.stderr.isatty() and not os.environ.get("MLPM_NO_PROGRESS") and (total or 0) > CHUNK:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, unit="B", unit_scale=True,
+                            unit_divisor=1024, desc=label, leave=False, file=sys.stderr)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def fetch_blob(store: Store, url: str, sha256: str, size: int | None, *, label: str,
+               offline: bool = False) -> Path:
+    """Make the blob ``sha256`` present in the store, downloading it from ``url`` if needed.
+
+    The bytes are hashed while they stream; a mismatch deletes them and raises
+    ``IntegrityError``. An interrupted HTTP download resumes with a Range request.
+    """
+    if store.has_blob(sha256):
+        return store.blob_path(sha256)
+    if not is_http(url):
+        path = local_path(url)
+        if not path.is_file():
+            raise RegistryError(
+                f"the registry file {path} for {label} is missing; check the registry path "
+                "or ask its owner to republish it."
+            )
+        with open(path, "rb") as fh:
+            return store.add_stream(iter(lambda: fh.read(CHUNK), b""), sha256, size,
+                                    f"{label} ({path})")
+    if offline:
+        raise _offline_refusal(url)
+    with store.blob_lock(sha256):
+        if store.has_blob(sha256):  # another process fetched it while we waited
+            return store.blob_path(sha256)
+        return _with_retries(url, lambda: _download_once(store, url, sha256, size, label))
+
+
+def _download_once(store: Store, url: str, sha256: str, size: int | None, label: str) -> Path:
+    part = store.partial_path(sha256)
+    hasher = hashlib.sha256()
+    offset = part.stat().st_size if part.exists() else 0
+    if size is not None and offset > size:
+        part.unlink()
+        offset = 0
+    if offset:
+        with open(part, "rb") as fh:  # resuming: the kept prefix must be hashed too
+            for chunk in iter(lambda: fh.read(CHUNK), b""):
+                hasher.update(chunk)
+    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    with _session().get(url, headers=headers, stream=True, timeout=TIMEOUT) as resp:
+        if resp.status_code in _RETRY_STATUS:
+            raise _Transient(f"HTTP {resp.status_code}",
+                             _retry_after(resp.headers.get("Retry-After")))
+        if resp.status_code == 404:
+            raise RegistryError(
+                f"the registry has no file at {url} for {label} (HTTP 404); the registry is "
+                "incomplete: ask its owner to republish that version."
+            )
+        if resp.status_code == 416 and size is not None and offset == size:
+            pass  # everything is already here
+        elif resp.status_code == 200 and offset:
+            offset = 0  # the server ignored Range: start over
+            hasher = hashlib.sha256()
+        elif resp.status_code not in (200, 206):
+            raise RegistryError(f"the registry answered HTTP {resp.status_code} for {url}; "
+                                "check the registry URL.")
+        mode = "ab" if offset else "wb"
+        bar = Progress(label, size, offset)
+        written = offset
+        try:
+            with open(part, mode) as fh:
+                if resp.status_code in (200, 206):
+                    for chunk in resp.iter_content(CHUNK):
+                        hasher.update(chunk)
+                        fh.write(chunk)
+                        written += len(chunk)
+                        bar.update(len(chunk))
+                        if size is not None and written > size:
+                            break  # more bytes than recorded: wrong content, stop reading
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            part.unlink(missing_ok=True)
+            raise StoreError(store._write_failure(exc, size)) from None
+        finally:
+            bar.close()
+    if size is not None and written < size:
+        raise _Transient(f"the body ended after {written} of {size} bytes")
+    return store.commit_partial(sha256, size, hasher.hexdigest(), written, f"{label} ({url})")
+
+
+def fetch_many(store: Store, jobs: Iterable[tuple[str, str, int | None, str]], *,
+               offline: bool = False, workers: int = 4) -> list[Path]:
+    """Fetch several blobs in parallel; ``jobs`` are (url, sha256, size, label)."""
+    jobs = [j for j in jobs if not store.has_blob(j[1])]
+    if not jobs:
+        return []
+    if len(jobs) == 1 or workers == 1:
+        return [fetch_blob(store, u, s, n, label=lbl, offline=offline) for u, s, n, lbl in jobs]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        futures = [pool.submit(fetch_blob, store, u, s, n, label=lbl, offline=offline)
+                   for u, s, n, lbl in jobs]
+        return [f.result() for f in futures]
+
+
+__all__ = ["fetch_blob", "fetch_many", "get_index_file", "is_offline", "IntegrityError",
+           "human_size"]

@@ -1,0 +1,197 @@
+"""install, upgrade and outdated: resolve, fetch and verify, then lock and save."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mlpm import semver
+from mlpm.errors import NotInstalled, StaleLock, UsageError
+from mlpm.ops import (
+    Change,
+    Session,
+    commit,
+    diff_locks,
+    fetch_locked,
+    locked_from_record,
+    missing_blobs,
+)
+from mlpm.project import Lock, Project
+from mlpm.registry.records import parse_spec
+from mlpm.resolve import resolve
+
+
+@dataclass
+class InstallResult:
+    changes: list[Change] = field(default_factory=list)
+    saved: dict[str, str] = field(default_factory=dict)  # manifest ranges written: name -> range
+    fetched_files: int = 0
+    fetched_bytes: int = 0
+    packages: int = 0
+    up_to_date: bool = False
+
+
+def save_range(installed: str, typed: str | None) -> str:
+    """npm's save rule: ``^INSTALLED`` unless the typed range is narrower than that.
+
+    >>> save_range("1.2.3", None), save_range("1.2.3", "1.2"), save_range("1.2.3", "^1.0.0")
+    ('^1.2.3', '1.2', '^1.2.3')
+    """
+    caret = f"^{installed}"
+    if typed is None or semver.valid(typed) is not None or semver.subset(caret, typed):
+        return caret
+    return typed
+
+
+def _stale_reason(project: Project, lock: Lock | None) -> str:
+    if lock is None:
+        return "there is no mlpm.lock"
+    for name, rng in project.dependencies.items():
+        pkg = lock.packages.get(name)
+        if pkg is None:
+            return f"mlpm.toml asks for {name} but mlpm.lock has no {name}"
+        if not semver.satisfies(pkg.version, rng):
+            return f"mlpm.toml asks for {name}@{rng} but mlpm.lock pins {name} {pkg.version}"
+    return "mlpm.toml changed since mlpm.lock was written"
+
+
+def _lock_from(session: Session, location: str, resolution) -> Lock:
+    lock = Lock("")
+    for name, record in resolution.records.items():
+        lock.packages[name] = locked_from_record(record, location, resolution.edges[name])
+    return lock
+
+
+def _apply(session: Session, project: Project, old: Lock | None, new: Lock,
+           result: InstallResult) -> InstallResult:
+    """Fetch and verify everything, and only then write the lock and the manifest."""
+    result.fetched_files, result.fetched_bytes = fetch_locked(session, list(new.packages.values()))
+    commit(session, project, new)
+    result.changes = diff_locks(old, new)
+    result.packages = len(new.packages)
+    return result
+
+
+def install(project: Project, specs: list[str] | None = None, *, session: Session,
+            frozen: bool = False) -> InstallResult:
+    """``mlpm install [SPEC...]``: with no spec, exactly what mlpm.lock says (like ``npm ci``)."""
+    specs = list(specs or [])
+    parsed = [parse_spec(s) for s in specs]
+    if frozen and parsed:
+        raise UsageError("--frozen installs exactly what mlpm.lock says and cannot add packages; "
+                         "drop --frozen to install new ones.")
+    location = session.registry_location(project)
+    if session.registry and not frozen:
+        project.registry = session.registry if location.startswith("http") else location
+    lock = Lock.read(project.lock_path)
+    fresh = lock is not None and lock.manifest_hash == project.manifest_hash()
+
+    if not parsed:
+        if fresh:
+            result = InstallResult(packages=len(lock.packages))
+            if missing_blobs(session.store, lock):
+                result.fetched_files, result.fetched_bytes = fetch_locked(
+                    session, list(lock.packages.values()))
+            session.store.set_refs(project.root, project.lock_path, lock.blobs())
+            result.up_to_date = result.fetched_files == 0
+            return result
+        if frozen:
+            raise StaleLock(f"mlpm.lock is out of date: {_stale_reason(project, lock)}; run "
+                            "`mlpm install` without --frozen to update it, then commit mlpm.lock.")
+        resolution = resolve(session.open(location), project.dependencies,
+                             locked=_pins(lock), unpinned=set())
+        return _apply(session, project, lock, _lock_from(session, location, resolution),
+                      InstallResult())
+
+    requirements = dict(project.dependencies)
+    for name, rng in parsed:
+        requirements[name] = rng or "*"
+    resolution = resolve(session.open(location), requirements, locked=_pins(lock),
+                         unpinned={name for name, _ in parsed})
+    result = InstallResult()
+    for name, rng in parsed:
+        project.dependencies[name] = save_range(resolution.records[name].version, rng)
+        result.saved[name] = project.dependencies[name]
+    return _apply(session, project, lock, _lock_from(session, location, resolution), result)
+
+
+def _pins(lock: Lock | None) -> dict[str, str]:
+    return {n: p.version for n, p in lock.packages.items()} if lock else {}
+
+
+def latest_version(records) -> str | None:
+    """The newest non-yanked release (prereleases only if nothing else exists)."""
+    versions = [r.version for r in records if not r.yanked]
+    stable = [v for v in versions if not semver.parse_version(v).is_prerelease]
+    pool = stable or versions
+    return max(pool, key=semver.parse_version) if pool else None
+
+
+def upgrade(project: Project, names: list[str] | None = None, *, session: Session,
+            latest: bool = False) -> InstallResult:
+    """``mlpm upgrade [NAME...] [--latest]``: newest versions the ranges (or --latest) allow."""
+    names = [parse_spec(n)[0] for n in names or []]
+    lock = Lock.read(project.lock_path)
+    for name in names:
+        if name not in project.dependencies and (lock is None or name not in lock.packages):
+            raise NotInstalled(f"{name} is not installed in this project; run `mlpm install "
+                               f"{name}` to add it.")
+    if latest:
+        targets = names or list(project.dependencies)
+        for name in targets:
+            if name not in project.dependencies:
+                raise UsageError(f"{name} is only a dependency of other packages; --latest moves "
+                                 "direct dependencies: upgrade the package that needs it.")
+    location = session.registry_location(project)
+    registry = session.open(location)
+    requirements = dict(project.dependencies)
+    result = InstallResult()
+    if latest:
+        for name in targets:
+            newest = latest_version(registry.records(name))
+            if newest is not None:
+                requirements[name] = f"^{newest}"
+    resolution = resolve(registry, requirements, locked=_pins(lock),
+                         unpinned=set(names) if names else None)
+    if latest:
+        for name in targets:
+            project.dependencies[name] = f"^{resolution.records[name].version}"
+            result.saved[name] = project.dependencies[name]
+    return _apply(session, project, lock, _lock_from(session, location, resolution), result)
+
+
+@dataclass
+class Outdated:
+    name: str
+    current: str
+    wanted: str | None
+    latest: str | None
+    direct: bool
+    range: str
+
+
+def outdated(project: Project, *, session: Session, everything: bool = False) -> list[Outdated]:
+    """current / wanted (newest in range) / latest for each locked package."""
+    lock = Lock.read(project.lock_path)
+    if lock is None:
+        raise StaleLock("there is no mlpm.lock yet; run `mlpm install` first.")
+    rows = []
+    for name, pkg in sorted(lock.packages.items()):
+        registry = session.open(pkg.registry)
+        records = registry.records(name)
+        ranges = []
+        if name in project.dependencies:
+            ranges.append(project.dependencies[name])
+        for other in lock.packages.values():
+            if name in other.dependencies:
+                try:
+                    ranges.append(registry.record(other.name, other.version).dependencies[name])
+                except (LookupError, KeyError):
+                    pass
+        allowed = [r.version for r in records if not r.yanked
+                   and all(semver.satisfies(r.version, rng) for rng in ranges)]
+        wanted = max(allowed, key=semver.parse_version) if allowed else None
+        row = Outdated(name, pkg.version, wanted, latest_version(records),
+                       name in project.dependencies, " ".join(ranges) or "*")
+        if everything or row.current != row.wanted or row.current != row.latest:
+            rows.append(row)
+    return rows

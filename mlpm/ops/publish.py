@@ -1,0 +1,245 @@
+"""publish and yank: add an immutable version to a directory registry, or flag one yanked."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import shutil
+import tempfile
+import tomllib
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from mlpm import semver
+from mlpm.errors import PublishError, UsageError
+from mlpm.registry import LocalRegistry, canonical, init_registry_dir, open_registry
+from mlpm.registry.records import (
+    FILE_SUFFIX_FORMAT,
+    FORMAT_FRAMEWORK,
+    Artifact,
+    Record,
+    check_name,
+    index_path,
+    parse_spec,
+)
+from mlpm.store import file_sha256, write_atomic
+
+# [package] keys that become record fields as they are; the rest of the table is refused.
+_META_KEYS = ("description", "license", "authors", "task", "family", "algorithm", "dataset",
+              "release-notes", "source", "homepage", "python-requires", "metrics", "interface",
+              "upstream", "keywords")
+
+
+def _registry_dir(location: str) -> Path:
+    if location.startswith(("http://", "https://")):
+        raise UsageError(
+            "publishing goes into a registry directory; run `mlpm publish` where the registry's "
+            "files live (--registry DIR), then serve them with `mlpm registry serve DIR` or any "
+            "static HTTP server."
+        )
+    path = Path(canonical(location)) if location != "bundled" else None
+    if path is None:
+        from mlpm.registry import bundled_path
+
+        path = bundled_path()
+    if path.exists() and any(path.iterdir()) and not (path / "config.json").is_file():
+        raise PublishError(f"{path} is not empty and is not an mlpm registry (no config.json); "
+                           "choose an empty or new folder, or an existing registry.")
+    init_registry_dir(path)
+    return path
+
+
+def _check_version(text: str) -> str:
+    try:
+        version = semver.parse_version(text)
+    except ValueError:
+        raise PublishError(f"'{text}' is not a valid version: a package version is an exact "
+                           "SemVer version like 1.2.3.") from None
+    return str(version)
+
+
+def _check_model_file(path: Path, fmt: str) -> None:
+    if fmt in ("torchscript", "exported-program") and not zipfile.is_zipfile(path):
+        raise PublishError(f"{path} is not a {fmt} archive (not a zip file); save it with "
+                           f"{'torch.jit.save' if fmt == 'torchscript' else 'torch.export.save'}.")
+    if fmt == "onnx":
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        if not head or head[0] != 0x08:  # every ONNX ModelProto starts with ir_version (field 1)
+            raise PublishError(f"{path} is not an ONNX model; export it with torch.onnx.export "
+                               "or onnx.save.")
+
+
+def _package_from_dir(folder: Path) -> tuple[dict[str, Any], dict[str, Path], dict[str, str]]:
+    manifest = folder / "mlpm.toml"
+    if not manifest.is_file():
+        raise PublishError(f"{folder} has no mlpm.toml; a package directory needs one with a "
+                           "[package] table (name, version, framework, files).")
+    with open(manifest, "rb") as fh:
+        try:
+            data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise PublishError(f"{manifest} is not valid TOML ({exc}).") from None
+    pkg = data.get("package")
+    if not isinstance(pkg, dict):
+        raise PublishError(f"{manifest} has no [package] table; add name, version, framework "
+                           "and files.")
+    for key in ("name", "version", "files"):
+        if key not in pkg:
+            raise PublishError(f"[package] in {manifest} needs '{key}'.")
+    unknown = set(pkg) - {"name", "version", "framework", "files", *_META_KEYS}
+    if unknown:
+        raise PublishError(f"[package] in {manifest} has unknown keys {sorted(unknown)}; see "
+                           "docs/reference/manifest.md for the package table.")
+    files: dict[str, Path] = {}
+    root = folder.resolve()
+    for fmt, rel in dict(pkg["files"]).items():
+        path = (folder / str(rel)).resolve()
+        if root not in path.parents:
+            raise PublishError(f"the file '{rel}' in {manifest} is outside the package folder.")
+        if not path.is_file():
+            raise PublishError(f"the file '{rel}' listed in {manifest} does not exist.")
+        files[str(fmt)] = path
+    deps = data.get("dependencies", {})
+    return pkg, files, {str(k): str(v) for k, v in deps.items()}
+
+
+def publish(path: Path, registry: str, *, name: str | None = None, version: str | None = None,
+            depends: list[str] | None = None, framework: str | None = None) -> Record:
+    """Publish a model file or a package directory as a new version; returns the record."""
+    path = Path(path)
+    if path.is_dir():
+        if name or version:
+            raise UsageError("--name and --version are for a single file; a package directory "
+                             "takes them from its mlpm.toml [package] table.")
+        pkg, files, deps = _package_from_dir(path)
+        meta = {k: pkg[k] for k in _META_KEYS if k in pkg}
+        name, version, framework = pkg["name"], str(pkg["version"]), pkg.get("framework")
+    elif path.is_file():
+        fmt = FILE_SUFFIX_FORMAT.get(path.suffix.lower())
+        if fmt is None:
+            raise PublishError(f"cannot tell the format of {path.name}: a single-file package is "
+                               ".onnx, .pt (TorchScript) or .pt2 (exported program); for other "
+                               "kinds publish a directory with an mlpm.toml.")
+        if not name or not version:
+            raise UsageError("publishing a file needs --name NAME and --version X.Y.Z.")
+        files, deps, meta = {fmt: path}, {}, {}
+    else:
+        raise PublishError(f"{path} does not exist; give a model file or a package directory.")
+    name = check_name(name)
+    version = _check_version(version)
+    for spec in depends or []:
+        dep, rng = parse_spec(spec)
+        deps[dep] = rng or "*"
+    for fmt, file in files.items():
+        if fmt not in FORMAT_FRAMEWORK:
+            raise PublishError(f"unknown format '{fmt}' for {file.name}; formats are "
+                               f"{', '.join(FORMAT_FRAMEWORK)}.")
+        _check_model_file(file, fmt)
+    framework = framework or FORMAT_FRAMEWORK[next(iter(files))]
+    _check_python_requires(meta.get("python-requires", []))
+
+    reg_dir = _registry_dir(registry)
+    from filelock import FileLock
+
+    with FileLock(str(reg_dir / ".publish.lock")):
+        local = open_registry(str(reg_dir))
+        assert isinstance(local, LocalRegistry)
+        existing = local.records(name) if local.exists(name) else []
+        if any(r.version == version for r in existing):
+            bumped = semver.parse_version(version).bump("patch")
+            raise PublishError(f"{name}@{version} is already published in {reg_dir}; versions "
+                               f"are immutable: publish a new version (e.g. {bumped}).")
+        _check_dependencies(local, name, deps)
+        artifacts = [_store_artifact(reg_dir, fmt, file) for fmt, file in files.items()]
+        record = Record(name=name, version=version, framework=framework, artifacts=artifacts,
+                        dependencies=deps, extra={
+                            **meta,
+                            "published": _dt.datetime.now(_dt.timezone.utc)
+                            .replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+                        })
+        _append_record(reg_dir, record, new_name=not existing)
+    return record
+
+
+def _check_python_requires(reqs: list[str]) -> None:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    for text in reqs:
+        try:
+            Requirement(text)
+        except InvalidRequirement:
+            raise PublishError(f"'{text}' in python-requires is not a PEP 508 requirement "
+                               "(e.g. numpy>=1.21).") from None
+
+
+def _check_dependencies(registry: LocalRegistry, name: str, deps: dict[str, str]) -> None:
+    for dep, rng in deps.items():
+        check_name(dep)
+        if dep == name:
+            raise PublishError(f"{name} cannot depend on itself.")
+        try:
+            semver.parse_range(rng)
+        except ValueError:
+            raise PublishError(f"the dependency range '{rng}' for {dep} is not a valid range "
+                               "(e.g. ^1.2.0).") from None
+        if not registry.exists(dep):
+            raise PublishError(f"{name} depends on {dep}, which is not in the registry; publish "
+                               f"{dep} first.")
+        if not any(semver.satisfies(r.version, rng) for r in registry.records(dep)
+                   if not r.yanked):
+            raise PublishError(f"{name} depends on {dep}@{rng}, but no published version of {dep} "
+                               "matches; publish one or widen the range.")
+
+
+def _store_artifact(reg_dir: Path, fmt: str, file: Path) -> Artifact:
+    sha = file_sha256(file)
+    rel = f"artifacts/{sha[:2]}/{sha}"
+    dest = reg_dir / rel
+    if not dest.is_file():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".tmp")
+        os.close(fd)
+        try:
+            shutil.copyfile(file, tmp)
+            if file_sha256(Path(tmp)) != sha:
+                raise PublishError(f"{file} changed while it was being published; retry.")
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, dest)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    return Artifact(format=fmt, path=file.name, sha256=sha, size=file.stat().st_size, url=rel)
+
+
+def _append_record(reg_dir: Path, record: Record, new_name: bool) -> None:
+    index_file = reg_dir / "index" / index_path(record.name)
+    index_file.parent.mkdir(parents=True, exist_ok=True)
+    before = index_file.read_text() if index_file.is_file() else ""
+    if before and not before.endswith("\n"):
+        before += "\n"
+    write_atomic(index_file, before + record.to_line() + "\n")
+    if new_name:
+        names_file = reg_dir / "names"
+        names = set(names_file.read_text().split()) if names_file.is_file() else set()
+        names.add(record.name)
+        write_atomic(names_file, "\n".join(sorted(names)) + "\n")
+
+
+def yank(spec: str, registry: str, *, undo: bool = False) -> Record:
+    """Flag NAME@VERSION yanked (or not): new resolves skip it, existing locks keep it."""
+    name, version = parse_spec(spec)
+    if version is None or semver.valid(version) is None:
+        raise UsageError(f"yank takes an exact version: NAME@X.Y.Z, not '{spec}'.")
+    reg_dir = _registry_dir(registry)
+    from filelock import FileLock
+
+    with FileLock(str(reg_dir / ".publish.lock")):
+        local = open_registry(str(reg_dir))
+        record = local.record(name, str(semver.parse_version(version)))
+        record.yanked = not undo
+        index_file = reg_dir / "index" / index_path(name)
+        lines = [r.to_line() if r.version != record.version else record.to_line()
+                 for r in local.records(name)]
+        write_atomic(index_file, "\n".join(lines) + "\n")
+    return record

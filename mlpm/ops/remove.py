@@ -1,0 +1,75 @@
+"""remove: drop packages from the manifest and the lock, and free the disk they used."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mlpm.errors import HasDependents, NotInstalled
+from mlpm.ops import Change, Session, diff_locks
+from mlpm.project import Lock, Project
+from mlpm.registry.records import check_name
+
+
+@dataclass
+class RemoveResult:
+    changes: list[Change] = field(default_factory=list)
+    freed_files: int = 0
+    freed_bytes: int = 0
+
+
+def reachable(lock: Lock, roots: list[str]) -> set[str]:
+    """Every locked package the given direct dependencies need, transitively."""
+    seen: set[str] = set()
+    stack = [r for r in roots if r in lock.packages]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(d for d in lock.packages[name].dependencies if d in lock.packages)
+    return seen
+
+
+def remove(project: Project, names: list[str], *, session: Session) -> RemoveResult:
+    """``mlpm remove NAME...``: refused while a package that stays depends on NAME."""
+    lock = Lock.read(project.lock_path)
+    for name in names:
+        check_name(name)
+        if name not in project.dependencies:
+            if lock is not None and name in lock.packages:
+                users = ", ".join(lock.dependents(name))
+                raise NotInstalled(f"{name} is not in mlpm.toml: it is installed only because "
+                                   f"{users} depend{'s' if ',' not in users else ''} on it; "
+                                   "remove that instead.")
+            raise NotInstalled(f"{name} is not a dependency of this project; `mlpm list` shows "
+                               "what is installed.")
+    remaining = [n for n in project.dependencies if n not in names]
+    if lock is not None:
+        keep = reachable(lock, remaining)
+        for name in names:
+            if name in keep:
+                users = [f"{d}@{lock.packages[d].version}" for d in lock.dependents(name)
+                         if d in keep]
+                raise HasDependents(
+                    f"cannot remove {name}: {', '.join(users)} depend"
+                    f"{'s' if len(users) == 1 else ''} on it; remove "
+                    f"{'that' if len(users) == 1 else 'those'} first, or together: "
+                    f"`mlpm remove {' '.join([*(u.split('@')[0] for u in users), name])}`."
+                )
+    fresh = lock is not None and lock.manifest_hash == project.manifest_hash()
+    for name in names:
+        del project.dependencies[name]
+    result = RemoveResult()
+    if lock is None:
+        project.save()
+        return result
+    new = Lock(lock.manifest_hash, {n: p for n, p in lock.packages.items() if n in keep})
+    if fresh:
+        new.manifest_hash = project.manifest_hash()
+    dropped = lock.blobs() - new.blobs()
+    new.write(project.lock_path)
+    project.save()
+    session.store.set_refs(project.root, project.lock_path, new.blobs())
+    result.freed_files, result.freed_bytes = session.store.free_unreferenced(dropped)
+    result.changes = diff_locks(lock, new)
+    return result

@@ -1,0 +1,200 @@
+"""Package names, index paths and version records: the data a registry holds.
+
+A record is one JSON object on one line of a package's index file; see
+docs/reference/registry-index.md for the format. Records are immutable once
+published except for the ``yanked`` flag (as in Cargo's index).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlpm.errors import InvalidName, InvalidSpec
+
+# Lower-case ASCII only: no look-alikes, no path tricks, the same on every file system.
+_NAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+#: Formats a record's artifacts may have, and the framework each needs to load.
+FORMAT_FRAMEWORK = {
+    "onnx": "onnx",
+    "torchscript": "torch",
+    "exported-program": "torch",
+    "state-dict": "torch",
+    "torch-hub": "torch",
+    "savedmodel": "tensorflow",
+    "tflite": "tensorflow",
+}
+
+FILE_SUFFIX_FORMAT = {".onnx": "onnx", ".pt": "torchscript", ".pt2": "exported-program"}
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a valid package name, else raise ``InvalidName``.
+
+    >>> check_name("resnet50")
+    'resnet50'
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        shown = name if isinstance(name, str) and name.isprintable() else repr(name)
+        raise InvalidName(
+            f"'{shown}' is not a valid package name: use lower-case letters, digits, "
+            "'-', '_' and '.', starting and ending with a letter or digit (at most 64)."
+        )
+    return name
+
+
+def check_sha256(digest: str, what: str = "artifact") -> str:
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        raise ValueError(f"the {what}'s sha256 '{digest}' is not 64 lower-case hex digits.")
+    return digest
+
+
+def index_path(name: str) -> str:
+    """Where a package's index file lives, relative to ``index/`` (Cargo's layout).
+
+    >>> index_path("a"), index_path("abc"), index_path("resnet50")
+    ('1/a', '3/a/abc', 're/sn/resnet50')
+    """
+    check_name(name)
+    if len(name) <= 2:
+        return f"{len(name)}/{name}"
+    if len(name) == 3:
+        return f"3/{name[0]}/{name}"
+    return f"{name[:2]}/{name[2:4]}/{name}"
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """Split ``NAME[@RANGE]`` into a checked name and the range text (None when absent).
+
+    >>> parse_spec("resnet50@1.2")
+    ('resnet50', '1.2')
+    """
+    from mlpm import semver
+
+    name, sep, rng = spec.partition("@")
+    check_name(name)
+    if not sep:
+        return name, None
+    rng = rng.strip()
+    if not rng:
+        raise InvalidSpec(f"'{spec}' has an empty range after '@': write e.g. {name}@1.2 "
+                          f"or {name}@^1.2.0.")
+    try:
+        semver.parse_range(rng)
+    except ValueError:
+        raise InvalidSpec(
+            f"'{rng}' in '{spec}' is not a valid version range: use e.g. {name}@1.2, "
+            f"{name}@^1.2.0, {name}@~1.2.3 or {name}@\">=1.0.0 <2.0.0\"."
+        ) from None
+    return name, rng
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file of a package version, addressed by its sha256."""
+
+    format: str
+    path: str  # file name inside the package, e.g. "model.onnx"
+    sha256: str
+    size: int
+    url: str  # relative to the registry root, or an absolute http(s) URL
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": self.format, "path": self.path, "sha256": self.sha256,
+                "size": self.size, "url": self.url}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Artifact:
+        return cls(format=str(data["format"]), path=str(data["path"]),
+                   sha256=check_sha256(str(data["sha256"])), size=int(data["size"]),
+                   url=str(data["url"]))
+
+
+# Fields every record has, in the order they are written; anything else is kept in `extra`.
+_CORE = ("name", "version", "framework", "artifacts", "dependencies", "yanked")
+
+
+@dataclass
+class Record:
+    """One published version of a package, as one line of the sparse index."""
+
+    name: str
+    version: str
+    framework: str
+    artifacts: list[Artifact]
+    dependencies: dict[str, str] = field(default_factory=dict)  # name -> range
+    yanked: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # description, license, metrics, ...
+
+    @property
+    def formats(self) -> list[str]:
+        seen: list[str] = []
+        for art in self.artifacts:
+            if art.format not in seen:
+                seen.append(art.format)
+        return seen
+
+    @property
+    def size(self) -> int:
+        return sum(a.size for a in self.artifacts)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.extra.get(key, default)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "name": self.name,
+            "version": self.version,
+            "framework": self.framework,
+            "artifacts": [a.to_json() for a in self.artifacts],
+            "dependencies": dict(self.dependencies),
+            "yanked": self.yanked,
+        }
+        data.update(self.extra)
+        return data
+
+    def to_line(self) -> str:
+        return json.dumps(self.to_json(), sort_keys=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Record:
+        from mlpm import semver
+
+        name = check_name(data["name"])
+        version = str(semver.parse_version(data["version"]))
+        deps = {check_name(k): str(v) for k, v in (data.get("dependencies") or {}).items()}
+        return cls(
+            name=name,
+            version=version,
+            framework=str(data.get("framework", "")),
+            artifacts=[Artifact.from_json(a) for a in data.get("artifacts", [])],
+            dependencies=deps,
+            yanked=bool(data.get("yanked", False)),
+            extra={k: v for k, v in data.items() if k not in _CORE},
+        )
+
+
+def parse_index_file(name: str, text: str) -> list[Record]:
+    """Parse a package's index file; a malformed line is an error naming the package."""
+    records = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = Record.from_json(json.loads(line))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(
+                f"the registry's index file for '{name}' is corrupt at line {lineno} ({exc}); "
+                "ask the registry's owner to repair it."
+            ) from None
+        if record.name != name:
+            raise ValueError(
+                f"the registry's index file for '{name}' holds a record for '{record.name}'; "
+                "ask the registry's owner to repair it."
+            )
+        records.append(record)
+    return records

@@ -1,0 +1,148 @@
+"""`mlpm registry serve`: a registry directory over HTTP, with ETag and Range support.
+
+A registry is static files, so any HTTP server, CDN or object store can serve it;
+this one is the zero-setup option. It answers GET and HEAD, revalidates with
+ETag / If-None-Match (304) and resumes with Range (206).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import sys
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+CHUNK = 1 << 20
+
+
+class RegistryRequestHandler(BaseHTTPRequestHandler):
+    """Serve files below ``server.root``; nothing outside it, no directory listings."""
+
+    server_version = "mlpm-registry/1"
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
+        if getattr(self.server, "verbose", False):
+            sys.stderr.write(f"{self.address_string()} {format % args}\n")
+
+    def _resolve(self) -> Path | None:
+        rel = posixpath.normpath(unquote(urlsplit(self.path).path)).lstrip("/")
+        if rel in ("", ".") or rel.startswith("..") or "\x00" in rel:
+            return None
+        root: Path = self.server.root
+        path = (root / rel).resolve()
+        if root not in path.parents or not path.is_file():
+            return None
+        return path
+
+    def do_HEAD(self) -> None:  # noqa: N802 (stdlib naming)
+        self._serve(head=True)
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._serve(head=False)
+
+    def _error(self, status: HTTPStatus) -> None:
+        body = f"{status.value} {status.phrase}\n".encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _serve(self, head: bool) -> None:
+        path = self._resolve()
+        if path is None:
+            self._error(HTTPStatus.NOT_FOUND)
+            return
+        st = path.stat()
+        size = st.st_size
+        etag = f'"{st.st_mtime_ns:x}-{size:x}"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_response(HTTPStatus.NOT_MODIFIED)
+            self.send_header("ETag", etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        start, end = 0, size - 1
+        status = HTTPStatus.OK
+        rng = self.headers.get("Range")
+        if rng and rng.startswith("bytes="):
+            first, _, last = rng[6:].partition("-")
+            try:
+                start = int(first) if first else max(0, size - int(last))
+                end = int(last) if first and last else size - 1
+            except ValueError:
+                start, end = 0, size - 1
+            if start >= size:
+                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+                self.send_header("Content-Range", f"bytes */{size}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            end = min(end, size - 1)
+            status = HTTPStatus.PARTIAL_CONTENT
+        length = end - start + 1
+        self.send_response(status)
+        rel = path.relative_to(self.server.root).as_posix()
+        text = rel.startswith("index/") or rel in ("names", "config.json")
+        self.send_header("Content-Type", "text/plain; charset=utf-8" if text
+                         else "application/octet-stream")
+        self.send_header("Content-Length", str(length))
+        self.send_header("ETag", etag)
+        self.send_header("Accept-Ranges", "bytes")
+        if status == HTTPStatus.PARTIAL_CONTENT:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.end_headers()
+        if head:
+            return
+        with open(path, "rb") as fh:
+            fh.seek(start)
+            remaining = length
+            while remaining:
+                chunk = fh.read(min(CHUNK, remaining))
+                if not chunk:
+                    break
+                try:
+                    self.wfile.write(chunk)
+                except (BrokenPipeError, ConnectionResetError):
+                    return
+                remaining -= len(chunk)
+
+
+class RegistryServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0,
+                 handler: type[BaseHTTPRequestHandler] = RegistryRequestHandler,
+                 verbose: bool = False):
+        self.root = Path(root).resolve()
+        self.verbose = verbose
+        super().__init__((host, port), handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/"
+
+
+def serve(root: Path, host: str, port: int, verbose: bool = True) -> None:
+    """Serve until interrupted (SIGINT / SIGTERM end it cleanly)."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    server = RegistryServer(root, host, port, verbose=verbose)
+    signal.signal(signal.SIGTERM, stop)
+    print(f"Serving the registry {root} at {server.url} (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        sys.stdout.flush()

@@ -1,0 +1,269 @@
+"""The content-addressed cache: blobs by sha256, atomic writes, references, prune.
+
+Layout under the cache root (``MLPM_CACHE_DIR``, else platformdirs' user cache):
+
+    blobs/sha256/ab/abcdef...     verified artifacts, complete or absent
+    partial/<sha256>.part         an interrupted download, resumed with a Range request
+    tmp/                          unique temp files, renamed into place
+    locks/<sha256>.lock           one filelock per blob: concurrent processes fetch it once
+    index/<registry-key>/...      HTTP index files with their ETag, for revalidation
+    refs/<project-key>.json       which blobs each project's lock uses, for removal and prune
+
+A blob is written to a unique temp file while its sha256 is computed and only
+renamed into place when the digest and size match, so readers never see partial
+state (the pattern of huggingface_hub's file_download).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlpm.errors import IntegrityError, StoreError
+
+CHUNK = 1 << 20
+
+
+def default_root() -> Path:
+    env = os.environ.get("MLPM_CACHE_DIR")
+    if env:
+        return Path(env).expanduser().absolute()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("mlpm", appauthor=False))
+
+
+def _key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def human_size(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    sha256: str
+    size: int
+    path: Path
+
+
+def write_atomic(path: Path, data: bytes | str) -> None:
+    """Write a file so that readers see the old or the new content, never a mix."""
+    path = Path(path)
+    raw = data.encode() if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if path.exists():
+            os.chmod(tmp, path.stat().st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class Store:
+    """One cache root shared by any number of mlpm processes."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else default_root()
+
+    # -- paths -------------------------------------------------------------------------
+
+    def blob_path(self, sha256: str) -> Path:
+        return self.root / "blobs" / "sha256" / sha256[:2] / sha256
+
+    def has_blob(self, sha256: str) -> bool:
+        return self.blob_path(sha256).is_file()
+
+    def _dir(self, *parts: str) -> Path:
+        path = self.root.joinpath(*parts)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the cache directory {path} ({exc.strerror}); "
+                "set MLPM_CACHE_DIR to a writable directory."
+            ) from None
+        return path
+
+    @contextmanager
+    def blob_lock(self, sha256: str) -> Iterator[None]:
+        """Hold the per-blob lock: only one process fetches a given blob at a time."""
+        from filelock import FileLock
+
+        lock = FileLock(str(self._dir("locks") / f"{sha256}.lock"))
+        with lock:
+            yield
+
+    def partial_path(self, sha256: str) -> Path:
+        return self._dir("partial") / f"{sha256}.part"
+
+    # -- writing blobs -----------------------------------------------------------------
+
+    def commit_partial(self, sha256: str, size: int | None, actual_sha: str, actual_size: int,
+                       source: str) -> Path:
+        """Move a finished ``.part`` file into place if its digest is right, else delete it."""
+        part = self.partial_path(sha256)
+        if actual_sha != sha256 or (size is not None and actual_size != size):
+            part.unlink(missing_ok=True)
+            raise IntegrityError(
+                f"{source} does not match its recorded sha256 (expected {sha256[:12]}… "
+                f"{size if size is not None else '?'} bytes, got {actual_sha[:12]}… "
+                f"{actual_size} bytes); the download was deleted: the registry copy is corrupt "
+                "or was tampered with, ask its owner to republish it."
+            )
+        final = self.blob_path(sha256)
+        self._dir("blobs", "sha256", sha256[:2])
+        os.chmod(part, 0o444)
+        os.replace(part, final)
+        return final
+
+    def add_stream(self, chunks: Iterable[bytes], sha256: str, size: int | None,
+                   source: str) -> Path:
+        """Store bytes from ``chunks``, hashing them as they stream; verify, then rename."""
+        with self.blob_lock(sha256):
+            if self.has_blob(sha256):
+                return self.blob_path(sha256)
+            part = self.partial_path(sha256)
+            hasher = hashlib.sha256()
+            n = 0
+            try:
+                with open(part, "wb") as fh:
+                    for chunk in chunks:
+                        hasher.update(chunk)
+                        fh.write(chunk)
+                        n += len(chunk)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                part.unlink(missing_ok=True)
+                raise StoreError(self._write_failure(exc, size)) from None
+            except BaseException:
+                part.unlink(missing_ok=True)
+                raise
+            return self.commit_partial(sha256, size, hasher.hexdigest(), n, source)
+
+    def add_file(self, path: Path, sha256: str | None = None) -> str:
+        """Copy a local file into the store; returns its sha256."""
+        path = Path(path)
+        if sha256 is None:
+            sha256 = file_sha256(path)
+        with open(path, "rb") as fh:
+            self.add_stream(iter(lambda: fh.read(CHUNK), b""), sha256, path.stat().st_size,
+                            str(path))
+        return sha256
+
+    def _write_failure(self, exc: OSError, size: int | None) -> str:
+        need = f" ({human_size(size)} needed)" if size else ""
+        return (f"cannot write to the cache at {self.root}: {exc.strerror}{need}; free disk "
+                "space or set MLPM_CACHE_DIR to a writable directory with room.")
+
+    # -- reading -----------------------------------------------------------------------
+
+    def blobs(self) -> list[BlobInfo]:
+        base = self.root / "blobs" / "sha256"
+        if not base.is_dir():
+            return []
+        out = []
+        for sub in sorted(base.iterdir()):
+            for blob in sorted(sub.iterdir()):
+                out.append(BlobInfo(blob.name, blob.stat().st_size, blob))
+        return out
+
+    def verify(self) -> list[BlobInfo]:
+        """Re-hash every blob; return the ones whose content no longer matches their name."""
+        return [b for b in self.blobs() if file_sha256(b.path) != b.sha256]
+
+    def delete_blob(self, sha256: str) -> int:
+        path = self.blob_path(sha256)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return 0
+        with self.blob_lock(sha256):
+            path.unlink(missing_ok=True)
+        return size
+
+    # -- project references ------------------------------------------------------------
+
+    def _ref_file(self, project_root: Path) -> Path:
+        return self._dir("refs") / f"{_key(str(Path(project_root).resolve()))}.json"
+
+    def set_refs(self, project_root: Path, lock_path: Path, sha256s: Iterable[str]) -> None:
+        """Record which blobs a project's lock uses (replacing what it used before)."""
+        data = {"project": str(Path(project_root).resolve()), "lock": str(lock_path),
+                "blobs": sorted(set(sha256s))}
+        write_atomic(self._ref_file(project_root), json.dumps(data, indent=1))
+
+    def referenced(self, exclude_project: Path | None = None) -> dict[str, list[str]]:
+        """Blob sha256 -> projects still using it; a project whose lock is gone uses nothing."""
+        refs_dir = self.root / "refs"
+        out: dict[str, list[str]] = {}
+        if not refs_dir.is_dir():
+            return out
+        skip = str(Path(exclude_project).resolve()) if exclude_project else None
+        for ref in refs_dir.glob("*.json"):
+            try:
+                data = json.loads(ref.read_text())
+            except (OSError, ValueError):
+                continue
+            if data.get("project") == skip or not Path(data.get("lock", "")).is_file():
+                continue
+            for sha in data.get("blobs", []):
+                out.setdefault(sha, []).append(data["project"])
+        return out
+
+    def free_unreferenced(self, candidates: Iterable[str]) -> tuple[int, int]:
+        """Delete candidate blobs that no project references; returns (files, bytes) freed."""
+        used = self.referenced()
+        files = freed = 0
+        for sha in set(candidates):
+            if sha in used or not self.has_blob(sha):
+                continue
+            freed += self.delete_blob(sha)
+            files += 1
+        return files, freed
+
+    def prune(self, dry_run: bool = False) -> tuple[int, int]:
+        """Delete every blob no project references, and stale temp files."""
+        used = self.referenced()
+        files = freed = 0
+        for blob in self.blobs():
+            if blob.sha256 in used:
+                continue
+            files += 1
+            freed += blob.size if dry_run else self.delete_blob(blob.sha256)
+        if not dry_run:
+            for stale in (self.root / "tmp").glob("*") if (self.root / "tmp").is_dir() else []:
+                stale.unlink(missing_ok=True)
+        return files, freed
+
+    # -- HTTP index cache --------------------------------------------------------------
+
+    def index_cache(self, registry_url: str) -> Path:
+        return self._dir("index", _key(registry_url))
+
+
+def file_sha256(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
