@@ -202,7 +202,10 @@ class Lock:
             return None
         data = _read_toml(path)
         version = data.get("version")
-        if not isinstance(version, int) or version > LOCK_VERSION:
+        if not isinstance(version, int) or version < 1:
+            raise ManifestError(f"{path} has no valid format version; delete it and run "
+                                "`mlpm install` to lock again.")
+        if version > LOCK_VERSION:
             raise ManifestError(
                 f"{path} has lock format version {version!r}, newer than this mlpm understands "
                 f"({LOCK_VERSION}); upgrade mlpm."

@@ -182,8 +182,8 @@ def _explain(registry: Registry, causes, provider: Provider) -> Exception:
     text = f"cannot install {name}: " + ", but ".join(parts)
     if chain:
         text += " (" + "; ".join(chain) + ")"
-    dependents = [r.parent.split("@", 1)[0] for r in reqs if r.parent]
-    fix = (f"relax the range in mlpm.toml, or move {' / '.join(dependents)} to a version that "
-           f"accepts it (`mlpm upgrade {dependents[0]} --latest`)" if dependents
-           else "make the ranges in mlpm.toml agree")
+    dependents = list(dict.fromkeys(r.parent.split("@", 1)[0] for r in reqs if r.parent))
+    fix = (f"change the range of {name} in the manifest, or use versions of "
+           f"{' and '.join(dependents)} that accept the same {name}" if dependents
+           else "make the ranges in the manifest agree")
     return ResolutionConflict(f"{text}. Fix: {fix}.")

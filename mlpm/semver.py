@@ -600,9 +600,7 @@ class Range:
             if not _is_satisfiable(mine):
                 continue
             for theirs in other._set:
-                if _is_satisfiable(theirs) and all(
-                    a.intersects(b) for a in mine for b in theirs
-                ):
+                if _is_satisfiable(theirs) and all(a.intersects(b) for a in mine for b in theirs):
                     return True
         return False
 
@@ -831,10 +829,13 @@ def _trim_operator_space(text: str) -> str:
             i += 1
         if i >= length or text[i] not in _VERSION_START:
             continue
-        j = start + (text[start] in _JS_SPACE_SET)
-        j += j < length and text[j] in "<>"
-        j += j < length and text[j] == "="
-        if j < length and text[j] in _JS_SPACE_SET:
+        # Keep a leading blank, step over "<", ">" and "=", drop the blank after them.
+        j = start + 1 if text[start] in _JS_SPACE_SET else start
+        if text[j] in "<>":
+            j += 1
+        if text[j] == "=":
+            j += 1
+        if text[j] in _JS_SPACE_SET:
             dropped.append(j)
         i = _version_end(text, i)
     if not dropped:
@@ -848,8 +849,9 @@ def _trim_operator_space(text: str) -> str:
 
 
 def _digit_run(text: str, i: int) -> int:
-    j = i
-    while j < len(text) and text[j] in _DIGITS:
+    # No rule reads more than MAX_LENGTH + 1 digits; stopping there keeps scans linear.
+    j, limit = i, min(len(text), i + MAX_LENGTH + 2)
+    while j < limit and text[j] in _DIGITS:
         j += 1
     return j - i
 
@@ -953,9 +955,13 @@ def _test_set(simple: _Simple, version: Version) -> bool:
     # A prerelease needs a comparator naming a prerelease of the same major.minor.patch.
     for comparator in simple:
         allowed = comparator.semver
-        if allowed is not None and allowed.prerelease and (
-            (allowed.major, allowed.minor, allowed.patch)
-            == (version.major, version.minor, version.patch)
+        if (
+            allowed is not None
+            and allowed.prerelease
+            and (
+                (allowed.major, allowed.minor, allowed.patch)
+                == (version.major, version.minor, version.patch)
+            )
         ):
             return True
     return False

@@ -4,7 +4,6 @@ Layout under the cache root (``MLPM_CACHE_DIR``, else platformdirs' user cache):
 
     blobs/sha256/ab/abcdef...     verified artifacts, complete or absent
     partial/<sha256>.part         an interrupted download, resumed with a Range request
-    tmp/                          unique temp files, renamed into place
     locks/<sha256>.lock           one filelock per blob: concurrent processes fetch it once
     index/<registry-key>/...      HTTP index files with their ETag, for revalidation
     refs/<project-key>.json       which blobs each project's lock uses, for removal and prune
@@ -251,9 +250,21 @@ class Store:
             files += 1
             freed += blob.size if dry_run else self.delete_blob(blob.sha256)
         if not dry_run:
-            for stale in (self.root / "tmp").glob("*") if (self.root / "tmp").is_dir() else []:
-                stale.unlink(missing_ok=True)
+            self._drop_abandoned_partials()
         return files, freed
+
+    def _drop_abandoned_partials(self) -> None:
+        """Delete interrupted downloads nobody is resuming right now."""
+        from filelock import FileLock, Timeout
+
+        partial = self.root / "partial"
+        for part in partial.glob("*.part") if partial.is_dir() else []:
+            sha = part.name[: -len(".part")]
+            try:
+                with FileLock(str(self._dir("locks") / f"{sha}.lock"), timeout=0):
+                    part.unlink(missing_ok=True)
+            except Timeout:
+                continue  # another process is downloading it
 
     # -- HTTP index cache --------------------------------------------------------------
 

@@ -68,6 +68,8 @@ def ask_node(node: str, questions: list[list[object]]) -> list[dict[str, object]
 class Generator:
     """Random but reproducible versions and ranges, biased to small numbers so ranges hit."""
 
+    # fmt: off
+
     NUMBERS = ["0", "1", "2", "3", "0", "1", "2", "10"]
     ODD_NUMBERS = [
         "01", "00", "007", "9007199254740990", "9007199254740991", "9007199254740992",
@@ -114,7 +116,14 @@ class Generator:
         "1.2.3-alpha.1 +build.5", ">= 1.2.3+build <2", "1.2.3 +x 2.0.0", "~1.2.3-0",
         "^0.0.1-alpha.beta.1", ">1.2.3-alpha.1 <1.2.3-beta", "1.2.3-x.X.*", "\t1\t-\t2\t",
         "1 -2", "1- 2", "1 - 2 - 3", "1 - 2 || 3 - 4", "~1 || ^2 || 3.x || 4.X.x || 5.*",
+        "=v 1.2.3", ">=v 1", "<v 1.2", "v 1", "> v 1", "=v= 1", "<= v=1.x", "^v 1", "~v 1.2",
+        "> 1 <  2", " >  1", "> >1", "<<=1", "~>>1", "~~1", "^^1", "1.2.3-beta+b - 2+c",
+        # Around the bounded repetitions of node's safe regexes.
+        "1.2.3-" + "1" * 256 + "a", "1.2.3-" + "1" * 257 + "a", "1.2.3-" + "1" * 257,
+        "> 1.2.3-" + "a" * 300 + " < 2", ("1" * 257 + ".") * 2 + "1", "1" * 256 + ".0.0",
+        "> " + "1" * 258 + " <= 1.2.3", "=  v" + "9" * 16 + ".0.0", "~" + "v" * 20 + "1.2",
     ]
+    # fmt: on
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
@@ -169,7 +178,7 @@ class Generator:
         if self.chance(0.08):
             text += self.build()
         if self.chance(0.06):
-            text = self.pick(["v", "=", "v=", "=v", " "]) + text
+            text = self.pick(["v", "=", "v=", "=v", " ", "v ", "=v ", "= v"]) + text
         return text
 
     def comparator(self) -> str:
@@ -178,7 +187,8 @@ class Generator:
 
     def simple(self) -> str:
         if self.chance(0.18):
-            return self.partial() + self.pick([" - ", " - ", "  -  ", " -\t", "\t-\t"]) + self.partial()
+            hyphen = self.pick([" - ", " - ", "  -  ", " -\t", "\t-\t"])
+            return self.partial() + hyphen + self.partial()
         joiner = self.pick([" ", " ", " ", "  ", "\t", " \n "])
         return joiner.join(self.comparator() for _ in range(self.rng.choice([1, 1, 2, 2, 3])))
 
@@ -201,17 +211,40 @@ class Generator:
         return self.pick(["^", "~", "", "^", ">="]) + ".".join(self.number() for _ in range(3))
 
 
+# fmt: off
 RELEASES = [
     "major", "minor", "patch", "premajor", "preminor", "prepatch", "prerelease",
     "release", "pre", "fake", "",
 ]
+# fmt: on
 IDENTIFIERS = [None, None, None, "alpha", "beta", "rc.1", "1", "", "dev.baz", "01", "a_b", "0x1"]
 BASES = [None, None, "0", "1", False]
+
+
+# Versions whose precedence node decides in surprising ways (numeric strings as doubles).
+EDGE_COMPARES = [
+    ("1.0.0-9007199254740993", "1.0.0-9007199254740992"),
+    ("1.0.0-9007199254740993.a", "1.0.0-9007199254740992.b"),
+    ("1.0.0-9007199254740991", "1.0.0-9007199254740990"),
+    ("1.0.0-99999999999999999999", "1.0.0-1"),
+    ("1.0.0-99999999999999999999", "1.0.0-alpha"),
+    ("1.2.3-a.10", "1.2.3-a.9"),
+    ("1.2.3-r2", "1.2.3-R2"),
+    ("1.0.0+a", "1.0.0+b"),
+    ("1.0.0-0", "1.0.0--"),
+]
 
 
 def questions() -> list[list[object]]:
     gen = Generator(SEED)
     asked: list[list[object]] = []
+    # Every curated odd input once, then random ones.
+    curated = [(r, "1.2.3") for r in gen.ODD_RANGES] + [("*", v) for v in gen.BAD_VERSIONS]
+    for text, version in curated:
+        asked += [["range", text], ["validRange", text], ["satisfies", version, text]]
+        asked += [["valid", version], ["parse", version], ["subset", text, "^1.2.3"]]
+    for a, b in EDGE_COMPARES:
+        asked += [["compare", a, b], ["compare", b, a], ["satisfies", a, f">={b}"]]
     for _ in range(RANGE_COUNT):
         text = gen.range()
         asked.append(["range", text])
@@ -313,11 +346,13 @@ def disagreement(question: list[object], answer: dict[str, object]) -> str | Non
 @pytest.fixture(scope="session")
 def answered(node: str) -> list[tuple[list[object], dict[str, object]]]:
     asked = questions()
-    return list(zip(asked, ask_node(node, asked)))
+    return list(zip(asked, ask_node(node, asked), strict=True))
 
 
-OPS = ["range", "validRange", "valid", "parse", "satisfies", "maxSatisfying", "minSatisfying",
-       "subset", "intersects", "compare", "inc"]
+OPS = [
+    *("range", "validRange", "valid", "parse", "satisfies", "maxSatisfying", "minSatisfying"),
+    *("subset", "intersects", "compare", "inc"),
+]
 
 
 @pytest.mark.parametrize("op", OPS)
@@ -334,12 +369,12 @@ def test_the_generator_covers_the_grammar(answered) -> None:
     """The random ranges really exercise each feature, valid and invalid."""
     ranges = [q[1] for q, _ in answered if q[0] == "range"]
     valid = [q[1] for q, a in answered if q[0] == "range" and "error" not in a]
-    for feature in ["^", "~>", "~", " - ", "||", ">=", "<=", ">", "<", "x", "X", "*", "v", "=",
-                    "-alpha", "+build", "\t"]:
+    features = "^ ~> ~ || >= <= > < x X * v = -alpha +build".split() + [" - ", "\t"]
+    for feature in features:
         assert sum(feature in r for r in valid) >= 20, feature
     assert sum(len(r) > 256 for r in ranges) >= 1
-    assert len(valid) >= RANGE_COUNT * 0.6
-    assert RANGE_COUNT - len(valid) >= 300  # plenty of invalid ranges too
+    assert len(valid) >= len(ranges) * 0.6
+    assert len(ranges) - len(valid) >= 300  # plenty of invalid ranges too
     satisfied = [a["value"] for q, a in answered if q[0] == "satisfies"]
     assert len(satisfied) >= 5000
     assert satisfied.count(True) >= 700

@@ -93,7 +93,10 @@ def init(registry: str | None) -> None:
     if registry:
         project.registry = registry if registry.startswith("http") else canonical(registry)
         project.save()
-    click.echo(f"Created {project.manifest_path.name} in {project.root}")
+    if project.in_pyproject:
+        click.echo(f"Added [tool.mlpm] to {project.manifest_path}")
+    else:
+        click.echo(f"Created {project.manifest_path.name} in {project.root}")
 
 
 def _print_changes(result, verb: str) -> None:
@@ -269,7 +272,8 @@ def tree(as_json: bool) -> None:
         return
 
     def show(node: dict, depth: int) -> None:
-        click.echo(f"{'  ' * depth}{node['name']}@{node['version']} ({node['range']})")
+        needs = f" (mlpm.toml: {node['range']})" if node["range"] else ""
+        click.echo(f"{'  ' * depth}{node['name']}@{node['version']}{needs}")
         for child in node["dependencies"]:
             show(child, depth + 1)
 

@@ -43,15 +43,16 @@ def save_range(installed: str, typed: str | None) -> str:
 
 
 def _stale_reason(project: Project, lock: Lock | None) -> str:
+    manifest = project.manifest_path.name
     if lock is None:
         return "there is no mlpm.lock"
     for name, rng in project.dependencies.items():
         pkg = lock.packages.get(name)
         if pkg is None:
-            return f"mlpm.toml asks for {name} but mlpm.lock has no {name}"
+            return f"{manifest} asks for {name} but mlpm.lock has no {name}"
         if not semver.satisfies(pkg.version, rng):
-            return f"mlpm.toml asks for {name}@{rng} but mlpm.lock pins {name} {pkg.version}"
-    return "mlpm.toml changed since mlpm.lock was written"
+            return f"{manifest} asks for {name}@{rng} but mlpm.lock pins {name} {pkg.version}"
+    return f"{manifest} changed since mlpm.lock was written"
 
 
 def _lock_from(session: Session, location: str, resolution) -> Lock:
@@ -129,7 +130,12 @@ def latest_version(records) -> str | None:
 def upgrade(project: Project, names: list[str] | None = None, *, session: Session,
             latest: bool = False) -> InstallResult:
     """``mlpm upgrade [NAME...] [--latest]``: newest versions the ranges (or --latest) allow."""
-    names = [parse_spec(n)[0] for n in names or []]
+    parsed = [parse_spec(n) for n in names or []]
+    for name, rng in parsed:
+        if rng is not None:
+            raise UsageError(f"upgrade takes package names, not ranges; to change the range run "
+                             f"`mlpm install {name}@{rng}`.")
+    names = [name for name, _ in parsed]
     lock = Lock.read(project.lock_path)
     for name in names:
         if name not in project.dependencies and (lock is None or name not in lock.packages):

@@ -13,7 +13,14 @@ from typing import Any
 
 from mlpm import semver
 from mlpm.errors import PublishError, UsageError
-from mlpm.registry import LocalRegistry, canonical, init_registry_dir, open_registry
+from mlpm.registry import (
+    BUNDLED,
+    LocalRegistry,
+    bundled_path,
+    canonical,
+    init_registry_dir,
+    open_registry,
+)
 from mlpm.registry.records import (
     FILE_SUFFIX_FORMAT,
     FORMAT_FRAMEWORK,
@@ -38,11 +45,8 @@ def _registry_dir(location: str) -> Path:
             "files live (--registry DIR), then serve them with `mlpm registry serve DIR` or any "
             "static HTTP server."
         )
-    path = Path(canonical(location)) if location != "bundled" else None
-    if path is None:
-        from mlpm.registry import bundled_path
-
-        path = bundled_path()
+    location = canonical(location)
+    path = bundled_path() if location == BUNDLED else Path(location)
     if path.exists() and any(path.iterdir()) and not (path / "config.json").is_file():
         raise PublishError(f"{path} is not empty and is not an mlpm registry (no config.json); "
                            "choose an empty or new folder, or an existing registry.")
@@ -138,6 +142,11 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
                                f"{', '.join(FORMAT_FRAMEWORK)}.")
         _check_model_file(file, fmt)
     framework = framework or FORMAT_FRAMEWORK[next(iter(files))]
+    if framework not in set(FORMAT_FRAMEWORK.values()):
+        raise PublishError(f"unknown framework '{framework}'; use one of "
+                           f"{', '.join(sorted(set(FORMAT_FRAMEWORK.values())))}.")
+    if isinstance(meta.get("python-requires"), str):
+        meta["python-requires"] = [meta["python-requires"]]
     _check_python_requires(meta.get("python-requires", []))
 
     reg_dir = _registry_dir(registry)

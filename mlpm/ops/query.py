@@ -40,14 +40,14 @@ def tree(project: Project) -> list[dict[str, Any]]:
     """Nested {name, version, range, dependencies: [...]} from each direct dependency."""
     lock = _lock(project)
 
-    def node(name: str, rng: str, path: tuple[str, ...]) -> dict[str, Any]:
+    def node(name: str, rng: str | None, path: tuple[str, ...]) -> dict[str, Any]:
         pkg = lock.packages.get(name)
         out: dict[str, Any] = {"name": name, "range": rng,
                                "version": pkg.version if pkg else None, "dependencies": []}
         if pkg is None or name in path:
             return out
-        for dep, version in sorted(pkg.dependencies.items()):
-            out["dependencies"].append(node(dep, version, (*path, name)))
+        for dep in sorted(pkg.dependencies):
+            out["dependencies"].append(node(dep, None, (*path, name)))
         return out
 
     return [node(n, r, ()) for n, r in sorted(project.dependencies.items())]

@@ -109,9 +109,23 @@ class Artifact:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Artifact:
-        return cls(format=str(data["format"]), path=str(data["path"]),
+        return cls(format=str(data["format"]), path=_check_relative(str(data["path"]), "path"),
                    sha256=check_sha256(str(data["sha256"])), size=int(data["size"]),
-                   url=str(data["url"]))
+                   url=_check_url(str(data["url"])))
+
+
+def _check_relative(text: str, what: str) -> str:
+    """A path inside the registry or package: no '..', no absolute path, no NUL."""
+    parts = text.replace("\\", "/").split("/")
+    if not text or text.startswith("/") or "\x00" in text or ".." in parts or ":" in parts[0]:
+        raise ValueError(f"the artifact {what} '{text}' escapes its folder")
+    return text
+
+
+def _check_url(url: str) -> str:
+    if url.startswith(("http://", "https://")):
+        return url
+    return _check_relative(url, "url")
 
 
 # Fields every record has, in the order they are written; anything else is kept in `extra`.

@@ -68,21 +68,15 @@ class RegistryRequestHandler(BaseHTTPRequestHandler):
             return
         start, end = 0, size - 1
         status = HTTPStatus.OK
-        rng = self.headers.get("Range")
-        if rng and rng.startswith("bytes="):
-            first, _, last = rng[6:].partition("-")
-            try:
-                start = int(first) if first else max(0, size - int(last))
-                end = int(last) if first and last else size - 1
-            except ValueError:
-                start, end = 0, size - 1
-            if start >= size:
-                self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
-                self.send_header("Content-Range", f"bytes */{size}")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            end = min(end, size - 1)
+        wanted = _parse_range(self.headers.get("Range"), size)
+        if wanted == "unsatisfiable":
+            self.send_response(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE)
+            self.send_header("Content-Range", f"bytes */{size}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if wanted is not None:
+            start, end = wanted
             status = HTTPStatus.PARTIAL_CONTENT
         length = end - start + 1
         self.send_response(status)
@@ -110,6 +104,24 @@ class RegistryRequestHandler(BaseHTTPRequestHandler):
                 except (BrokenPipeError, ConnectionResetError):
                     return
                 remaining -= len(chunk)
+
+
+def _parse_range(header: str | None, size: int):
+    """One ``bytes=A-B`` range as (start, end); None to send everything (absent, several
+    ranges or unparsable: RFC 9110 lets a server ignore Range); "unsatisfiable" for 416."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, sep, last = header[6:].strip().partition("-")
+    if not sep or not (first or last) or any(p and not p.isdigit() for p in (first, last)):
+        return None
+    if not first:  # a suffix: the last N bytes
+        n = int(last)
+        return (max(0, size - n), size - 1) if n > 0 and size else "unsatisfiable"
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        return "unsatisfiable"
+    return start, end
 
 
 class RegistryServer(ThreadingHTTPServer):
