@@ -155,7 +155,7 @@ def importtime(argv_after_python: list[str], *, cwd: Path, env: dict[str, str],
 def import_chain(data: ImportTimes, mod: str) -> str:
     """``mod <- its importer <- ... <- top-level import``."""
     chain = [mod]
-    while chain[-1] in data.parent and len(chain) < 12:
+    while chain[-1] in data.parent and data.parent[chain[-1]] not in chain:
         chain.append(data.parent[chain[-1]])
     return " <- ".join(chain)
 
@@ -208,13 +208,16 @@ t1 = time.perf_counter()
 os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
 code = main(sys.argv[1:])
 t2 = time.perf_counter()
-os.write(2, f"PHASES {t1 - t0} {t2 - t1} {code}\\n".encode())
+main(sys.argv[1:])
+t3 = time.perf_counter()
+os.write(2, f"PHASES {t1 - t0} {t2 - t1} {t3 - t2} {code}\\n".encode())
 """
 
 _PROFILE = """
 import cProfile, json, os, pstats, sys
 from mlpm.cli import main
 os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+main(sys.argv[1:])  # once unprofiled, so the profile shows the command's work, not imports
 prof = cProfile.Profile()
 prof.enable()
 main(sys.argv[1:])
@@ -227,19 +230,21 @@ os.write(2, ("PROFILE " + json.dumps(rows) + "\\n").encode())
 
 
 def phase_split(mlpm_args: list[str], *, cwd: Path, env: dict[str, str],
-                runs: int = 10) -> tuple[float, float]:
-    """Median seconds of (``import mlpm.cli``, ``main(ARGS)``) inside a fresh process."""
-    imports, runs_ = [], []
+                runs: int = 10) -> tuple[float, float, float]:
+    """Median seconds of ``import mlpm.cli``, a first ``main(ARGS)`` (with the imports the
+    command makes) and a second one (imports done: the command's own work), in one process."""
+    imports, runs_, warm = [], [], []
     for _ in range(runs):
         proc = subprocess.run([PYTHON, "-c", _PHASES, *mlpm_args], cwd=cwd, env=env,
                               capture_output=True, text=True, stdin=subprocess.DEVNULL)
         line = next((x for x in proc.stderr.splitlines() if x.startswith("PHASES ")), None)
         if line is None:
             raise SystemExit(f"phase split of mlpm {' '.join(mlpm_args)} failed:\n{proc.stderr}")
-        _, t_imp, t_run, _code = line.split()
+        _, t_imp, t_run, t_warm, _code = line.split()
         imports.append(float(t_imp))
         runs_.append(float(t_run))
-    return statistics.median(imports), statistics.median(runs_)
+        warm.append(float(t_warm))
+    return statistics.median(imports), statistics.median(runs_), statistics.median(warm)
 
 
 def print_profile(mlpm_args: list[str], *, cwd: Path, env: dict[str, str],
@@ -255,7 +260,9 @@ def print_profile(mlpm_args: list[str], *, cwd: Path, env: dict[str, str],
 
     rows = json.loads(line[len("PROFILE "):])
     rows.sort(key=lambda r: -r[3])
-    print(f"\ncProfile of main({mlpm_args}) after imports: top {top} by cumulative time")
+    rows = [r for r in rows if "importlib" not in r[0]]
+    print(f"\ncProfile of a second main({mlpm_args}) in the same process (imports done): "
+          f"top {top} by cumulative time")
     print_table(["function", "calls", "tottime ms", "cumtime ms"],
                 [[r[0], r[1], f"{r[2] * 1000:.2f}", f"{r[3] * 1000:.2f}"] for r in rows[:top]])
 

@@ -64,7 +64,7 @@ def main() -> None:
             total, ranked = extra_imports(data, base)
             print(f"\n{title}: {total:.1f} ms of import self-time beyond `python -c pass`, "
                   f"by top-level package (ms): {', '.join(ranked[:12])}")
-        t_imp, t_run = phase_split(["--help"], cwd=cwd, env=env)
+        t_imp, t_run, _ = phase_split(["--help"], cwd=cwd, env=env)
         print(f"\nmlpm --help inside one process: `from mlpm.cli import main` "
               f"{t_imp * 1000:.1f} ms, main(['--help']) {t_run * 1000:.1f} ms "
               "(click building and printing the help)")
