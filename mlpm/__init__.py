@@ -10,13 +10,12 @@ what it needs when called.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # importing typing costs start-up time; annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 __all__ = ["load", "path", "install", "info", "MlpmError", "__version__"]
-
-if TYPE_CHECKING:
-    from mlpm.errors import MlpmError
 
 
 def load(name: str, format: str | None = None, **options: Any) -> Any:

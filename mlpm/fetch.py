@@ -6,7 +6,6 @@ decided in one place. ``requests`` is imported only when a request is really mad
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 import threading
@@ -16,7 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from mlpm.errors import IntegrityError, OfflineError, RegistryError, StoreError
-from mlpm.store import CHUNK, Store, human_size, write_atomic
+from mlpm.store import CHUNK, Store, StreamHasher, human_size, write_atomic
 
 ATTEMPTS = 4
 BACKOFF = 0.5  # seconds; doubles each retry
@@ -195,7 +194,7 @@ def fetch_blob(store: Store, url: str, sha256: str, size: int | None, *, label: 
     The bytes are hashed while they stream; a mismatch deletes them and raises
     ``IntegrityError``. An interrupted HTTP download resumes with a Range request.
     """
-    if store.has_blob(sha256):
+    if store.has_blob(sha256, size):
         return store.blob_path(sha256)
     if not is_http(url):
         path = local_path(url)
@@ -210,18 +209,18 @@ def fetch_blob(store: Store, url: str, sha256: str, size: int | None, *, label: 
     if offline:
         raise _offline_refusal(url)
     with store.blob_lock(sha256):
-        if store.has_blob(sha256):  # another process fetched it while we waited
+        if store.has_blob(sha256, size):  # another process fetched it while we waited
             return store.blob_path(sha256)
         return _with_retries(url, lambda: _download_once(store, url, sha256, size, label))
 
 
 def _download_once(store: Store, url: str, sha256: str, size: int | None, label: str) -> Path:
     part = store.partial_path(sha256)
-    hasher = hashlib.sha256()
     offset = part.stat().st_size if part.exists() else 0
     if size is not None and offset > size:
         part.unlink()
         offset = 0
+    hasher = StreamHasher()
     if offset:
         with open(part, "rb") as fh:  # resuming: the kept prefix must be hashed too
             for chunk in iter(lambda: fh.read(CHUNK), b""):
@@ -240,7 +239,8 @@ def _download_once(store: Store, url: str, sha256: str, size: int | None, label:
             pass  # everything is already here
         elif resp.status_code == 200 and offset:
             offset = 0  # the server ignored Range: start over
-            hasher = hashlib.sha256()
+            hasher.hexdigest()
+            hasher = StreamHasher()
         elif resp.status_code not in (200, 206):
             raise RegistryError(f"the registry answered HTTP {resp.status_code} for {url}; "
                                 "check the registry URL.")
@@ -257,14 +257,17 @@ def _download_once(store: Store, url: str, sha256: str, size: int | None, label:
                         bar.update(len(chunk))
                         if size is not None and written > size:
                             break  # more bytes than recorded: wrong content, stop reading
-                fh.flush()
-                os.fsync(fh.fileno())
         except OSError as exc:
+            hasher.hexdigest()
             part.unlink(missing_ok=True)
             raise StoreError(store._write_failure(exc, size)) from None
+        except BaseException:
+            hasher.hexdigest()  # stop the hashing thread; the partial file stays for resume
+            raise
         finally:
             bar.close()
     if size is not None and written < size:
+        hasher.hexdigest()
         raise _Transient(f"the body ended after {written} of {size} bytes")
     return store.commit_partial(sha256, size, hasher.hexdigest(), written, f"{label} ({url})")
 
@@ -272,7 +275,7 @@ def _download_once(store: Store, url: str, sha256: str, size: int | None, label:
 def fetch_many(store: Store, jobs: Iterable[tuple[str, str, int | None, str]], *,
                offline: bool = False, workers: int = 4) -> list[Path]:
     """Fetch several blobs in parallel; ``jobs`` are (url, sha256, size, label)."""
-    jobs = [j for j in jobs if not store.has_blob(j[1])]
+    jobs = [j for j in jobs if not store.has_blob(j[1], j[2])]
     if not jobs:
         return []
     if len(jobs) == 1 or workers == 1:

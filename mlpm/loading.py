@@ -58,7 +58,7 @@ def _ensure(pkg: LockedPackage, artifact) -> Path:
     from mlpm.ops import Session, fetch_locked
 
     session = Session.from_env()
-    if not session.store.has_blob(artifact.sha256):
+    if not session.store.has_blob(artifact.sha256, artifact.size):
         single = LockedPackage(pkg.name, pkg.version, pkg.registry, pkg.framework, [artifact])
         fetch_locked(session, [single])
     return session.store.blob_path(artifact.sha256)

@@ -8,11 +8,8 @@ docs/reference/manifest.md and docs/reference/lockfile.md.
 from __future__ import annotations
 
 import hashlib
-import json
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mlpm.errors import ManifestError, ProjectNotFound
 from mlpm.registry.records import Artifact, check_name
@@ -28,6 +25,10 @@ _LOCK_HEADER = (
     "# Do not edit it by hand: change mlpm.toml and run `mlpm install`.\n"
 )
 
+TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
+if TYPE_CHECKING:
+    from typing import Any
+
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
@@ -38,14 +39,15 @@ def _read_toml(path: Path) -> dict[str, Any]:
             from None
 
 
-@dataclass
 class Project:
     """An mlpm project: a folder with mlpm.toml, or a pyproject.toml with [tool.mlpm]."""
 
-    root: Path
-    manifest_path: Path
-    dependencies: dict[str, str] = field(default_factory=dict)  # name -> range as written
-    registry: str | None = None
+    def __init__(self, root: Path, manifest_path: Path,
+                 dependencies: dict[str, str] | None = None, registry: str | None = None):
+        self.root = root
+        self.manifest_path = manifest_path
+        self.dependencies = dependencies if dependencies is not None else {}  # name -> range
+        self.registry = registry
 
     @property
     def in_pyproject(self) -> bool:
@@ -150,22 +152,26 @@ class Project:
 
     def manifest_hash(self) -> str:
         """What the lock must match: the dependency ranges and the registry, not formatting."""
+        import json
+
         canon = json.dumps({"dependencies": dict(sorted(self.dependencies.items())),
                             "registry": self.registry}, sort_keys=True)
         return "sha256:" + hashlib.sha256(canon.encode()).hexdigest()
 
 
-@dataclass
 class LockedPackage:
     """One pinned package in mlpm.lock."""
 
-    name: str
-    version: str
-    registry: str
-    framework: str
-    artifacts: list[Artifact]
-    dependencies: dict[str, str] = field(default_factory=dict)  # name -> locked version
-    fingerprint: str | None = None
+    def __init__(self, name: str, version: str, registry: str, framework: str,
+                 artifacts: list[Artifact], dependencies: dict[str, str] | None = None,
+                 fingerprint: str | None = None):
+        self.name = name
+        self.version = version
+        self.registry = registry
+        self.framework = framework
+        self.artifacts = artifacts
+        self.dependencies = dependencies or {}  # name -> locked version
+        self.fingerprint = fingerprint
 
     def to_toml(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "version": self.version,
@@ -189,12 +195,12 @@ class LockedPackage:
         )
 
 
-@dataclass
 class Lock:
     """mlpm.lock: every package of the graph pinned, plus the manifest hash it was made from."""
 
-    manifest_hash: str
-    packages: dict[str, LockedPackage] = field(default_factory=dict)
+    def __init__(self, manifest_hash: str, packages: dict[str, LockedPackage] | None = None):
+        self.manifest_hash = manifest_hash
+        self.packages = packages if packages is not None else {}
 
     @classmethod
     def read(cls, path: Path) -> Lock | None:

@@ -16,12 +16,11 @@ state (the pattern of huggingface_hub's file_download).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import tempfile
+import sys
+from collections import namedtuple
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from mlpm.errors import IntegrityError, StoreError
@@ -33,6 +32,9 @@ def default_root() -> Path:
     env = os.environ.get("MLPM_CACHE_DIR")
     if env:
         return Path(env).expanduser().absolute()
+    if sys.platform.startswith("linux"):  # what platformdirs answers, without its import cost
+        xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+        return Path(xdg if os.path.isabs(xdg) else os.path.expanduser("~/.cache")) / "mlpm"
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("mlpm", appauthor=False))
@@ -50,18 +52,15 @@ def human_size(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
-@dataclass(frozen=True)
-class BlobInfo:
-    sha256: str
-    size: int
-    path: Path
+BlobInfo = namedtuple("BlobInfo", "sha256 size path")
 
 
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write a file so that readers see the old or the new content, never a mix."""
     path = Path(path)
     raw = data.encode() if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(raw)
@@ -88,8 +87,17 @@ class Store:
     def blob_path(self, sha256: str) -> Path:
         return self.root / "blobs" / "sha256" / sha256[:2] / sha256
 
-    def has_blob(self, sha256: str) -> bool:
-        return self.blob_path(sha256).is_file()
+    def has_blob(self, sha256: str, size: int | None = None) -> bool:
+        """Whether the blob is in place (and, given ``size``, has that many bytes).
+
+        Blobs are renamed into place only once verified; the size check also catches a
+        file truncated by a crash of the whole machine, since blobs are not fsynced.
+        """
+        try:
+            st = os.stat(self.blob_path(sha256))
+        except OSError:
+            return False
+        return size is None or st.st_size == size
 
     def _dir(self, *parts: str) -> Path:
         path = self.root.joinpath(*parts)
@@ -138,10 +146,10 @@ class Store:
                    source: str) -> Path:
         """Store bytes from ``chunks``, hashing them as they stream; verify, then rename."""
         with self.blob_lock(sha256):
-            if self.has_blob(sha256):
+            if self.has_blob(sha256, size):
                 return self.blob_path(sha256)
             part = self.partial_path(sha256)
-            hasher = hashlib.sha256()
+            hasher = StreamHasher()
             n = 0
             try:
                 with open(part, "wb") as fh:
@@ -149,9 +157,8 @@ class Store:
                         hasher.update(chunk)
                         fh.write(chunk)
                         n += len(chunk)
-                    fh.flush()
-                    os.fsync(fh.fileno())
             except OSError as exc:
+                hasher.hexdigest()
                 part.unlink(missing_ok=True)
                 raise StoreError(self._write_failure(exc, size)) from None
             except BaseException:
@@ -207,12 +214,24 @@ class Store:
 
     def set_refs(self, project_root: Path, lock_path: Path, sha256s: Iterable[str]) -> None:
         """Record which blobs a project's lock uses (replacing what it used before)."""
+        import json
+
         data = {"project": str(Path(project_root).resolve()), "lock": str(lock_path),
                 "blobs": sorted(set(sha256s))}
         write_atomic(self._ref_file(project_root), json.dumps(data, indent=1))
 
+    def refs_fresh(self, project_root: Path, lock_path: Path) -> bool:
+        """Whether the recorded references were written after the lock last changed."""
+        try:
+            ref = self._ref_file(project_root).stat().st_mtime_ns
+            return ref >= Path(lock_path).stat().st_mtime_ns
+        except OSError:
+            return False
+
     def referenced(self, exclude_project: Path | None = None) -> dict[str, list[str]]:
         """Blob sha256 -> projects still using it; a project whose lock is gone uses nothing."""
+        import json
+
         refs_dir = self.root / "refs"
         out: dict[str, list[str]] = {}
         if not refs_dir.is_dir():
@@ -270,6 +289,38 @@ class Store:
 
     def index_cache(self, registry_url: str) -> Path:
         return self._dir("index", _key(registry_url))
+
+
+class StreamHasher:
+    """sha256 computed on a second thread while the caller reads and writes.
+
+    hashlib releases the GIL on large updates, so on two cores hashing overlaps the
+    network and the disk instead of adding to them. Chunks must be immutable bytes.
+    """
+
+    def __init__(self, prefix: bytes | None = None):
+        import queue
+        import threading
+
+        self._hash = hashlib.sha256(prefix or b"")
+        self._queue: queue.Queue = queue.Queue(maxsize=32)
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        self._digest: str | None = None
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._hash.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._queue.put(chunk)
+
+    def hexdigest(self) -> str:
+        if self._digest is None:
+            self._queue.put(None)
+            self._thread.join()
+            self._digest = self._hash.hexdigest()
+        return self._digest
 
 
 def file_sha256(path: Path) -> str:

@@ -180,3 +180,11 @@ def test_import_mlpm_imports_no_framework():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_fast_help_is_exactly_what_click_renders(tmp_path):
+    from mlpm.cli.commands import render_help
+
+    fast = run_mlpm("--help", cwd=tmp_path)
+    assert fast.code == 0
+    assert fast.out == render_help(), "run `python -m mlpm.cli.commands` to refresh help.txt"

@@ -8,7 +8,6 @@ network, hash mismatch) leaves the project exactly as it was.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 from mlpm.project import Lock, LockedPackage, Project
 from mlpm.registry import BUNDLED, Registry, canonical, open_registry
@@ -16,14 +15,15 @@ from mlpm.registry.records import Record
 from mlpm.store import Store
 
 
-@dataclass
 class Session:
     """What every operation needs: the store, offline mode, and a registry override."""
 
-    store: Store = field(default_factory=Store)
-    offline: bool = False
-    registry: str | None = None  # --registry or MLPM_REGISTRY, as typed
-    _open: dict[str, Registry] = field(default_factory=dict)
+    def __init__(self, store: Store | None = None, offline: bool = False,
+                 registry: str | None = None):
+        self.store = store if store is not None else Store()
+        self.offline = offline
+        self.registry = registry  # --registry or MLPM_REGISTRY, as typed
+        self._open: dict[str, Registry] = {}
 
     @classmethod
     def from_env(cls, registry: str | None = None, offline: bool = False) -> Session:
@@ -46,13 +46,13 @@ class Session:
         return self._open[location]
 
 
-@dataclass
 class Change:
     """A package whose locked version changed: added (old None), removed (new None) or moved."""
 
-    name: str
-    old: str | None
-    new: str | None
+    def __init__(self, name: str, old: str | None, new: str | None):
+        self.name = name
+        self.old = old
+        self.new = new
 
     def __str__(self) -> str:
         if self.old is None:
@@ -91,7 +91,7 @@ def fetch_locked(session: Session, packages: list[LockedPackage]) -> tuple[int, 
     for pkg in packages:
         registry = session.open(pkg.registry)
         for art in pkg.artifacts:
-            if not session.store.has_blob(art.sha256):
+            if not session.store.has_blob(art.sha256, art.size):
                 jobs.append((registry.artifact_url(art), art.sha256, art.size,
                              f"{pkg.name}@{pkg.version} {art.path}"))
     if not jobs:
@@ -109,4 +109,5 @@ def commit(session: Session, project: Project, lock: Lock) -> None:
 
 
 def missing_blobs(store: Store, lock: Lock) -> list[str]:
-    return [sha for sha in lock.blobs() if not store.has_blob(sha)]
+    return [a.sha256 for p in lock.packages.values() for a in p.artifacts
+            if not store.has_blob(a.sha256, a.size)]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from mlpm import semver
 from mlpm.errors import NotInstalled, StaleLock, UsageError
 from mlpm.ops import (
     Change,
@@ -17,17 +14,18 @@ from mlpm.ops import (
 )
 from mlpm.project import Lock, Project
 from mlpm.registry.records import parse_spec
-from mlpm.resolve import resolve
 
 
-@dataclass
 class InstallResult:
-    changes: list[Change] = field(default_factory=list)
-    saved: dict[str, str] = field(default_factory=dict)  # manifest ranges written: name -> range
-    fetched_files: int = 0
-    fetched_bytes: int = 0
-    packages: int = 0
-    up_to_date: bool = False
+    """What install / upgrade did."""
+
+    def __init__(self, packages: int = 0):
+        self.changes: list[Change] = []
+        self.saved: dict[str, str] = {}  # manifest ranges written: name -> range
+        self.fetched_files = 0
+        self.fetched_bytes = 0
+        self.packages = packages
+        self.up_to_date = False
 
 
 def save_range(installed: str, typed: str | None) -> str:
@@ -36,6 +34,8 @@ def save_range(installed: str, typed: str | None) -> str:
     >>> save_range("1.2.3", None), save_range("1.2.3", "1.2"), save_range("1.2.3", "^1.0.0")
     ('^1.2.3', '1.2', '^1.2.3')
     """
+    from mlpm import semver
+
     caret = f"^{installed}"
     if typed is None or semver.valid(typed) is not None or semver.subset(caret, typed):
         return caret
@@ -43,6 +43,8 @@ def save_range(installed: str, typed: str | None) -> str:
 
 
 def _stale_reason(project: Project, lock: Lock | None) -> str:
+    from mlpm import semver
+
     manifest = project.manifest_path.name
     if lock is None:
         return "there is no mlpm.lock"
@@ -92,9 +94,13 @@ def install(project: Project, specs: list[str] | None = None, *, session: Sessio
             if missing_blobs(session.store, lock):
                 result.fetched_files, result.fetched_bytes = fetch_locked(
                     session, list(lock.packages.values()))
-            session.store.set_refs(project.root, project.lock_path, lock.blobs())
+            if result.fetched_files or not session.store.refs_fresh(project.root,
+                                                                    project.lock_path):
+                session.store.set_refs(project.root, project.lock_path, lock.blobs())
             result.up_to_date = result.fetched_files == 0
             return result
+        from mlpm.resolve import resolve
+
         if frozen:
             raise StaleLock(f"mlpm.lock is out of date: {_stale_reason(project, lock)}; run "
                             "`mlpm install` without --frozen to update it, then commit mlpm.lock.")
@@ -102,6 +108,8 @@ def install(project: Project, specs: list[str] | None = None, *, session: Sessio
                              locked=_pins(lock), unpinned=set())
         return _apply(session, project, lock, _lock_from(session, location, resolution),
                       InstallResult())
+
+    from mlpm.resolve import resolve
 
     requirements = dict(project.dependencies)
     for name, rng in parsed:
@@ -121,6 +129,8 @@ def _pins(lock: Lock | None) -> dict[str, str]:
 
 def latest_version(records) -> str | None:
     """The newest non-yanked release (prereleases only if nothing else exists)."""
+    from mlpm import semver
+
     versions = [r.version for r in records if not r.yanked]
     stable = [v for v in versions if not semver.parse_version(v).is_prerelease]
     pool = stable or versions
@@ -147,6 +157,8 @@ def upgrade(project: Project, names: list[str] | None = None, *, session: Sessio
             if name not in project.dependencies:
                 raise UsageError(f"{name} is only a dependency of other packages; --latest moves "
                                  "direct dependencies: upgrade the package that needs it.")
+    from mlpm.resolve import resolve
+
     location = session.registry_location(project)
     registry = session.open(location)
     requirements = dict(project.dependencies)
@@ -165,18 +177,23 @@ def upgrade(project: Project, names: list[str] | None = None, *, session: Sessio
     return _apply(session, project, lock, _lock_from(session, location, resolution), result)
 
 
-@dataclass
 class Outdated:
-    name: str
-    current: str
-    wanted: str | None
-    latest: str | None
-    direct: bool
-    range: str
+    """One row of `mlpm outdated`."""
+
+    def __init__(self, name: str, current: str, wanted: str | None, latest: str | None,
+                 direct: bool, range: str):  # noqa: A002
+        self.name = name
+        self.current = current
+        self.wanted = wanted
+        self.latest = latest
+        self.direct = direct
+        self.range = range
 
 
 def outdated(project: Project, *, session: Session, everything: bool = False) -> list[Outdated]:
     """current / wanted (newest in range) / latest for each locked package."""
+    from mlpm import semver
+
     lock = Lock.read(project.lock_path)
     if lock is None:
         raise StaleLock("there is no mlpm.lock yet; run `mlpm install` first.")

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from mlpm.errors import HasDependents, NotInstalled
 from mlpm.ops import Change, Session, diff_locks
 from mlpm.project import Lock, Project
 from mlpm.registry.records import check_name
 
 
-@dataclass
 class RemoveResult:
-    changes: list[Change] = field(default_factory=list)
-    freed_files: int = 0
-    freed_bytes: int = 0
+    """What remove did and freed."""
+
+    def __init__(self) -> None:
+        self.changes: list[Change] = []
+        self.freed_files = 0
+        self.freed_bytes = 0
 
 
 def reachable(lock: Lock, roots: list[str]) -> set[str]:

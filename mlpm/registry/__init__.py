@@ -12,8 +12,6 @@ docs/reference/registry-index.md.
 from __future__ import annotations
 
 import abc
-import difflib
-import json
 import os
 from pathlib import Path
 
@@ -102,6 +100,8 @@ class Registry(abc.ABC):
             return []
 
     def _not_found(self, name: str) -> PackageNotFound:
+        import difflib
+
         close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.6)
         hint = (f"did you mean {', '.join(close)}?" if close
                 else "check the spelling, or run `mlpm search` to find a package.")
@@ -186,6 +186,8 @@ def open_registry(location: str, store=None, offline: bool = False) -> Registry:
 
 def init_registry_dir(path: Path) -> None:
     """Make ``path`` an empty registry if it is not one yet."""
+    import json
+
     from mlpm.store import write_atomic
 
     path.mkdir(parents=True, exist_ok=True)

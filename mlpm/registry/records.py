@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
 
 from mlpm.errors import InvalidName, InvalidSpec
+
+TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 # Lower-case ASCII only: no look-alikes, no path tricks, the same on every file system.
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
@@ -93,15 +95,33 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     return name, rng
 
 
-@dataclass(frozen=True)
 class Artifact:
-    """One file of a package version, addressed by its sha256."""
+    """One file of a package version, addressed by its sha256 (immutable)."""
 
-    format: str
-    path: str  # file name inside the package, e.g. "model.onnx"
-    sha256: str
-    size: int
-    url: str  # relative to the registry root, or an absolute http(s) URL
+    __slots__ = ("format", "path", "sha256", "size", "url")
+
+    def __init__(self, format: str, path: str, sha256: str, size: int, url: str):  # noqa: A002
+        set_ = object.__setattr__
+        set_(self, "format", format)
+        set_(self, "path", path)  # file name inside the package, e.g. "model.onnx"
+        set_(self, "sha256", sha256)
+        set_(self, "size", size)
+        set_(self, "url", url)  # relative to the registry root, or an absolute http(s) URL
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("an Artifact is immutable")
+
+    def _key(self) -> tuple:
+        return (self.format, self.path, self.sha256, self.size, self.url)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Artifact) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Artifact({self.format!r}, {self.path!r}, {self.sha256[:12]!r}..., {self.size})"
 
     def to_json(self) -> dict[str, Any]:
         return {"format": self.format, "path": self.path, "sha256": self.sha256,
@@ -132,17 +152,22 @@ def _check_url(url: str) -> str:
 _CORE = ("name", "version", "framework", "artifacts", "dependencies", "yanked")
 
 
-@dataclass
 class Record:
     """One published version of a package, as one line of the sparse index."""
 
-    name: str
-    version: str
-    framework: str
-    artifacts: list[Artifact]
-    dependencies: dict[str, str] = field(default_factory=dict)  # name -> range
-    yanked: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # description, license, metrics, ...
+    def __init__(self, name: str, version: str, framework: str, artifacts: list[Artifact],
+                 dependencies: dict[str, str] | None = None, yanked: bool = False,
+                 extra: dict[str, Any] | None = None):
+        self.name = name
+        self.version = version
+        self.framework = framework
+        self.artifacts = artifacts
+        self.dependencies = dependencies or {}  # name -> range
+        self.yanked = yanked
+        self.extra = extra or {}  # description, license, metrics, ...
+
+    def __repr__(self) -> str:
+        return f"Record({self.name}@{self.version}{', yanked' if self.yanked else ''})"
 
     @property
     def formats(self) -> list[str]:

@@ -1,0 +1,531 @@
+"""The click commands of ``mlpm``: parse, call an operation, render.
+
+Operations are imported inside each command; ``mlpm.cli.main`` is the entry point and
+maps errors to exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+# A fixed width keeps help identical everywhere (and lets `mlpm --help` skip click).
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100,
+           "terminal_width": 100}
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _session(registry: str | None = None, offline: bool = False):
+    from mlpm.ops import Session
+
+    return Session.from_env(registry, offline)
+
+
+def _project():
+    from mlpm.project import Project
+
+    return Project.find()
+
+
+def _project_or_none():
+    from mlpm.errors import ProjectNotFound
+
+    try:
+        return _project()
+    except ProjectNotFound:
+        return None
+
+
+def _size(n: int) -> str:
+    from mlpm.store import human_size
+
+    return human_size(n)
+
+
+registry_option = click.option(
+    "--registry", metavar="URL|DIR", default=None,
+    help="Registry to use (also MLPM_REGISTRY); remembered in the manifest by install.")
+offline_option = click.option(
+    "--offline", is_flag=True, help="Use only what is cached; never touch the network "
+    "(also MLPM_OFFLINE=1).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(package_name="mlpm", prog_name="mlpm")
+def cli() -> None:
+    """mlpm: a package manager for pre-trained ML models.
+
+    \b
+    Start a project, install a model by semver range, use it from Python:
+      mlpm init
+      mlpm install digits@1.2        # newest 1.2.x; mlpm.toml keeps "1.2", mlpm.lock pins it
+      python -c 'import mlpm; print(mlpm.load("digits"))'
+    """
+
+
+# -- project commands ------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@registry_option
+def init(registry: str | None) -> None:
+    """Start an mlpm project in the current folder.
+
+    Writes mlpm.toml, or adds [tool.mlpm] to an existing pyproject.toml.
+
+    \b
+    Example:
+      mlpm init --registry http://127.0.0.1:8700/
+    """
+    from mlpm.project import Project
+    from mlpm.registry import canonical
+
+    project = Project.init(Path.cwd())
+    if registry:
+        project.registry = registry if registry.startswith("http") else canonical(registry)
+        project.save()
+    if project.in_pyproject:
+        click.echo(f"Added [tool.mlpm] to {project.manifest_path}")
+    else:
+        click.echo(f"Created {project.manifest_path.name} in {project.root}")
+
+
+def _print_changes(result, verb: str) -> None:
+    from mlpm.cli.render import install_summary
+
+    click.echo(install_summary(result, verb))
+
+
+def _result_json(result) -> dict[str, Any]:
+    from mlpm.cli.render import install_json
+
+    return install_json(result)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("specs", nargs=-1, metavar="[NAME[@RANGE]]...")
+@click.option("--frozen", is_flag=True,
+              help="Fail if mlpm.lock does not match the manifest (CI mode).")
+@offline_option
+@registry_option
+@json_option
+def install(specs: tuple[str, ...], frozen: bool, offline: bool, registry: str | None,
+            as_json: bool) -> None:
+    """Install packages, or with no NAME exactly what mlpm.lock pins (like `npm ci`).
+
+    NAME@1.2 installs the newest 1.2.x and keeps "1.2" in the manifest; NAME or
+    NAME@1.2.3 saves "^INSTALLED" (npm's rule). mlpm.lock pins the exact version.
+
+    \b
+    Examples:
+      mlpm install digits@1.2
+      mlpm install --frozen          # in CI
+    """
+    from mlpm.ops.install import install as run
+
+    result = run(_project(), list(specs), session=_session(registry, offline), frozen=frozen)
+    if as_json:
+        _emit_json(_result_json(result))
+    else:
+        _print_changes(result, "installed")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--latest", is_flag=True,
+              help="Move past the manifest range to the newest version (records ^NEW).")
+@offline_option
+@registry_option
+@json_option
+def upgrade(names: tuple[str, ...], latest: bool, offline: bool, registry: str | None,
+            as_json: bool) -> None:
+    """Upgrade packages to the newest versions their ranges allow.
+
+    With NAMEs only those move; every other package keeps its locked version.
+
+    \b
+    Examples:
+      mlpm upgrade
+      mlpm upgrade digits --latest   # cross a major; the manifest records ^NEW
+    """
+    from mlpm.ops.install import upgrade as run
+
+    result = run(_project(), list(names), session=_session(registry, offline), latest=latest)
+    if as_json:
+        _emit_json(_result_json(result))
+    else:
+        _print_changes(result, "upgraded")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@json_option
+def remove(names: tuple[str, ...], as_json: bool) -> None:
+    """Remove packages, their unused dependencies, and the cache space nothing else uses.
+
+    Refused while another installed package depends on NAME.
+
+    \b
+    Example:
+      mlpm remove digits-calibrator
+    """
+    from mlpm.ops.remove import remove as run
+
+    result = run(_project(), list(names), session=_session())
+    if as_json:
+        _emit_json({"removed": [c.__dict__ for c in result.changes],
+                    "freed_files": result.freed_files, "freed_bytes": result.freed_bytes})
+        return
+    for change in result.changes:
+        click.echo(str(change))
+    click.echo(f"freed {_size(result.freed_bytes)} ({result.freed_files} "
+               f"file{'s' if result.freed_files != 1 else ''})")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--all", "everything", is_flag=True, help="Show up-to-date packages too.")
+@offline_option
+@registry_option
+@json_option
+def outdated(everything: bool, offline: bool, registry: str | None, as_json: bool) -> None:
+    """Show current, wanted (newest in range) and latest versions.
+
+    \b
+    Example:
+      mlpm outdated
+    """
+    from mlpm.ops.install import outdated as run
+
+    rows = run(_project(), session=_session(registry, offline), everything=everything)
+    if as_json:
+        _emit_json([r.__dict__ for r in rows])
+        return
+    if not rows:
+        click.echo("all packages are up to date")
+        return
+    _table(["package", "current", "wanted", "latest", "range"],
+           [[r.name, r.current, r.wanted or "-", r.latest or "-", r.range] for r in rows])
+
+
+def _table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    for row in [header, *rows]:
+        click.echo("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
+
+
+@cli.command("list", context_settings=CONTEXT)
+@json_option
+def list_(as_json: bool) -> None:
+    """List installed packages.
+
+    \b
+    Example:
+      mlpm list --json
+    """
+    from mlpm.ops.query import list_packages
+
+    rows = list_packages(_project())
+    if as_json:
+        _emit_json(rows)
+        return
+    if not rows:
+        click.echo("no packages installed; try `mlpm install NAME`")
+        return
+    _table(["package", "version", "framework", "formats", "size", ""],
+           [[r["name"], r["version"], r["framework"], ",".join(r["formats"]), _size(r["size"]),
+             "" if r["direct"] else f"(dependency of {', '.join(r['dependents'])})"]
+            for r in rows])
+
+
+@cli.command(context_settings=CONTEXT)
+@json_option
+def tree(as_json: bool) -> None:
+    """Show the dependency tree.
+
+    \b
+    Example:
+      mlpm tree
+    """
+    from mlpm.ops.query import tree as run
+
+    nodes = run(_project())
+    if as_json:
+        _emit_json(nodes)
+        return
+
+    def show(node: dict, depth: int) -> None:
+        needs = f" (mlpm.toml: {node['range']})" if node["range"] else ""
+        click.echo(f"{'  ' * depth}{node['name']}@{node['version']}{needs}")
+        for child in node["dependencies"]:
+            show(child, depth + 1)
+
+    for node in nodes:
+        show(node, 0)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("name")
+@json_option
+def why(name: str, as_json: bool) -> None:
+    """Show why a package is installed: every chain of dependents.
+
+    \b
+    Example:
+      mlpm why digits
+    """
+    from mlpm.ops.query import why as run
+
+    chains = run(_project(), name)
+    if as_json:
+        _emit_json(chains)
+        return
+    for chain in chains:
+        click.echo(" -> ".join(chain))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("spec", metavar="NAME[@RANGE]")
+@offline_option
+@registry_option
+@json_option
+def info(spec: str, offline: bool, registry: str | None, as_json: bool) -> None:
+    """Show everything known about a package.
+
+    \b
+    Examples:
+      mlpm info digits
+      mlpm info digits@1.1 --json
+    """
+    from mlpm.ops.query import info as run
+
+    data = run(spec, session=_session(registry, offline), project=_project_or_none())
+    if as_json:
+        _emit_json(data)
+        return
+    yank = "  (YANKED)" if data.get("yanked") else ""
+    newer = f"  (newer: {data['latest']})" if data["newer_available"] else ""
+    click.echo(f"{data['name']}@{data['version']}{yank}{newer}")
+    if data.get("description"):
+        click.echo(f"  {data['description']}")
+    for key in ("license", "framework", "task", "family", "algorithm", "dataset", "published"):
+        if data.get(key):
+            click.echo(f"{key + ':':<14}{data[key]}")
+    if data.get("installed"):
+        click.echo(f"{'installed:':<14}{data['installed']}")
+    click.echo(f"{'registry:':<14}{data['registry']}")
+    click.echo("formats:")
+    for fmt in data["formats"]:
+        click.echo(f"  {fmt['format']:<18}{fmt['file']:<20}{_size(fmt['size'])}")
+    if data.get("metrics"):
+        click.echo("metrics:")
+        for key, value in data["metrics"].items():
+            click.echo(f"  {key}: {value}")
+    deps = data.get("dependencies") or {}
+    click.echo("dependencies: " + (", ".join(f"{n}@{r}" for n, r in deps.items()) or "none"))
+    if data.get("dependents"):
+        click.echo("dependents:   " + ", ".join(data["dependents"]))
+    if data.get("python-requires"):
+        click.echo("python:       " + ", ".join(data["python-requires"]))
+    if data.get("release-notes"):
+        click.echo(f"release notes: {data['release-notes']}")
+    click.echo("versions:     " + ", ".join(
+        v["version"] + (" (yanked)" if v["yanked"] else "") for v in data["versions"]))
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("text", default="")
+@click.option("--task", default=None, help="Only packages of this task.")
+@click.option("--framework", default=None, help="Only packages of this framework.")
+@offline_option
+@registry_option
+@json_option
+def search(text: str, task: str | None, framework: str | None, offline: bool,
+           registry: str | None, as_json: bool) -> None:
+    """Search the registry by name, description, task or family.
+
+    \b
+    Example:
+      mlpm search digit --task image-classification
+    """
+    from mlpm.ops.query import search as run
+
+    hits = run(text, session=_session(registry, offline), project=_project_or_none(),
+               task=task, framework=framework)
+    if as_json:
+        _emit_json(hits)
+        return
+    if not hits:
+        click.echo("no packages found")
+        return
+    _table(["package", "version", "framework", "task", "description"],
+           [[h["name"], h["version"], h["framework"], h["task"] or "", h["description"][:60]]
+            for h in hits])
+
+
+# -- publishing ------------------------------------------------------------------------
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--registry", required=True, metavar="DIR", help="The registry folder to add to.")
+@click.option("--name", default=None, help="Package name (single-file packages).")
+@click.option("--version", "version", default=None, help="Exact version X.Y.Z (single files).")
+@click.option("--depends", multiple=True, metavar="NAME@RANGE",
+              help="A model dependency (repeatable).")
+@json_option
+def publish(path: Path, registry: str, name: str | None, version: str | None,
+            depends: tuple[str, ...], as_json: bool) -> None:
+    """Publish a model file or a package directory as a new version.
+
+    A file (.onnx, .pt TorchScript, .pt2 exported program) needs --name and
+    --version; a directory carries them in its mlpm.toml [package] table.
+
+    \b
+    Examples:
+      mlpm publish model.onnx --registry ./registry --name digits --version 1.0.0
+      mlpm publish ./digits-1.1.0 --registry ./registry
+    """
+    from mlpm.ops.publish import publish as run
+
+    record = run(path, registry, name=name, version=version, depends=list(depends))
+    if as_json:
+        _emit_json(record.to_json())
+        return
+    click.echo(f"published {record.name}@{record.version} ({', '.join(record.formats)}, "
+               f"{_size(record.size)}) to {registry}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("spec", metavar="NAME@VERSION")
+@click.option("--registry", required=True, metavar="DIR", help="The registry folder.")
+@click.option("--undo", is_flag=True, help="Un-yank the version.")
+def yank(spec: str, registry: str, undo: bool) -> None:
+    """Yank a version: new resolves skip it; existing locks keep working.
+
+    \b
+    Example:
+      mlpm yank digits@1.0.0 --registry ./registry
+    """
+    from mlpm.ops.publish import yank as run
+
+    record = run(spec, registry, undo=undo)
+    click.echo(f"{'un-yanked' if undo else 'yanked'} {record.name}@{record.version}")
+
+
+@cli.group(context_settings=CONTEXT)
+def registry() -> None:
+    """Serve a registry over HTTP."""
+
+
+@registry.command(context_settings=CONTEXT)
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8700, show_default=True, type=int, help="Port (0: any free).")
+@click.option("--quiet", is_flag=True, help="Do not log requests.")
+def serve(directory: Path, host: str, port: int, quiet: bool) -> None:
+    """Serve a registry folder over HTTP (GET/HEAD, ETag, Range).
+
+    \b
+    Example:
+      mlpm registry serve ./registry --port 8700
+    """
+    from mlpm.errors import RegistryError
+    from mlpm.registry.server import serve as run
+
+    if not (directory / "config.json").is_file():
+        raise RegistryError(f"{directory} is not an mlpm registry (no config.json); publish into "
+                            "it first with `mlpm publish FILE --registry DIR`.")
+    try:
+        run(directory, host, port, verbose=not quiet)
+    except OSError as exc:
+        raise RegistryError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another "
+                            "--port.") from None
+
+
+# -- cache -----------------------------------------------------------------------------
+
+
+@cli.group(context_settings=CONTEXT)
+def cache() -> None:
+    """Inspect and clean the model cache (MLPM_CACHE_DIR)."""
+
+
+@cache.command("dir", context_settings=CONTEXT)
+def cache_dir() -> None:
+    """Print the cache folder."""
+    from mlpm.store import Store
+
+    click.echo(str(Store().root))
+
+
+@cache.command("list", context_settings=CONTEXT)
+@json_option
+def cache_list(as_json: bool) -> None:
+    """List cached blobs and which projects use them."""
+    from mlpm.store import Store
+
+    store = Store()
+    used = store.referenced()
+    rows = [{"sha256": b.sha256, "size": b.size, "projects": used.get(b.sha256, [])}
+            for b in store.blobs()]
+    if as_json:
+        _emit_json(rows)
+        return
+    for row in rows:
+        users = ", ".join(row["projects"]) or "(unused)"
+        click.echo(f"{row['sha256'][:16]}  {_size(row['size']):>10}  {users}")
+    click.echo(f"{len(rows)} blobs, {_size(sum(r['size'] for r in rows))}")
+
+
+@cache.command("verify", context_settings=CONTEXT)
+@json_option
+def cache_verify(as_json: bool) -> None:
+    """Re-hash every cached blob; exit 1 if any is corrupt."""
+    from mlpm.store import Store
+
+    store = Store()
+    blobs = store.blobs()
+    bad = store.verify()
+    if as_json:
+        _emit_json({"checked": len(blobs), "corrupt": [b.sha256 for b in bad]})
+    else:
+        for blob in bad:
+            click.echo(f"corrupt: {blob.path}")
+        click.echo(f"checked {len(blobs)} blobs: {len(bad)} corrupt")
+    if bad:
+        sys.exit(1)
+
+
+@cache.command("prune", context_settings=CONTEXT)
+@click.option("--dry-run", is_flag=True, help="Only say what would be freed.")
+@json_option
+def cache_prune(dry_run: bool, as_json: bool) -> None:
+    """Delete cached blobs that no project's lock uses."""
+    from mlpm.store import Store
+
+    files, freed = Store().prune(dry_run=dry_run)
+    if as_json:
+        _emit_json({"files": files, "bytes": freed, "dry_run": dry_run})
+        return
+    click.echo(f"{'would free' if dry_run else 'freed'} {_size(freed)} ({files} "
+               f"file{'s' if files != 1 else ''})")
+
+
+def render_help() -> str:
+    """What `mlpm --help` prints; mlpm/cli/help.txt keeps a copy for the fast path."""
+    with click.Context(cli, info_name="mlpm", **CONTEXT) as ctx:
+        return cli.get_help(ctx) + "\n"
+
+
+if __name__ == "__main__":  # python -m mlpm.cli.commands: refresh help.txt
+    from pathlib import Path
+
+    Path(__file__).with_name("help.txt").write_text(render_help())
