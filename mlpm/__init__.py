@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["load", "path", "install", "info", "MlpmError", "__version__"]
+__all__ = ["load", "path", "keras_layer", "entrypoints", "signatures", "install", "info",
+           "MlpmError", "__version__"]
 
 
 def load(name: str, format: str | None = None, **options: Any) -> Any:
@@ -23,6 +24,38 @@ def load(name: str, format: str | None = None, **options: Any) -> Any:
     from mlpm.loading import load as _load
 
     return _load(name, format, **options)
+
+
+def keras_layer(name: str, **options: Any):
+    """A ``tensorflow_hub.KerasLayer`` over the locked SavedModel of ``name``.
+
+    >>> layer = mlpm.keras_layer("digits-tf", trainable=False)  # doctest: +SKIP
+    """
+    from mlpm.loading import keras_layer as _keras_layer
+
+    return _keras_layer(name, **options)
+
+
+def entrypoints(name: str, **options: Any) -> list[dict]:
+    """The entrypoints of a package (name, parameters, doc), read without running its code.
+
+    >>> [e["name"] for e in mlpm.entrypoints("digits-hub")]  # doctest: +SKIP
+    ['DigitsMLP', 'digits_cnn', 'digits_mlp']
+    """
+    from mlpm.loading import interface
+
+    return list(interface(name, **options).get("entrypoints", []))
+
+
+def signatures(name: str, **options: Any) -> list[dict]:
+    """The signatures of a package (name, inputs and outputs with dtype and shape).
+
+    >>> mlpm.signatures("digits")[0]["inputs"]  # doctest: +SKIP
+    [{'name': 'pixels', 'dtype': 'float32', 'shape': ['batch', 64]}]
+    """
+    from mlpm.loading import interface
+
+    return list(interface(name, **options).get("signatures", []))
 
 
 def path(name: str, format: str | None = None, **options: Any):

@@ -6,11 +6,11 @@ decided in one place. ``requests`` is imported only when a request is really mad
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import threading
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -188,14 +188,19 @@ class Progress:
 
 
 def fetch_blob(store: Store, url: str, sha256: str, size: int | None, *, label: str,
-               offline: bool = False) -> Path:
+               offline: bool = False, prefix: str | None = None) -> Path:
     """Make the blob ``sha256`` present in the store, downloading it from ``url`` if needed.
 
     The bytes are hashed while they stream; a mismatch deletes them and raises
     ``IntegrityError``. An interrupted HTTP download resumes with a Range request.
+    With ``sha256`` empty (a public artifact not pinned yet) only ``prefix`` and ``size``
+    are checked; the returned path's name is the digest to pin in the lock.
     """
     if store.has_blob(sha256, size):
         return store.blob_path(sha256)
+    if not sha256 and not is_http(url):
+        raise RegistryError(f"{label} has no sha256 in the registry; only http(s) artifacts "
+                            "may be pinned at first download.")
     if not is_http(url):
         path = local_path(url)
         if not path.is_file():
@@ -208,14 +213,17 @@ def fetch_blob(store: Store, url: str, sha256: str, size: int | None, *, label: 
                                     f"{label} ({path})")
     if offline:
         raise _offline_refusal(url)
-    with store.blob_lock(sha256):
+    key = sha256 or "url-" + hashlib.sha256(url.encode()).hexdigest()[:40]
+    with store.blob_lock(key):
         if store.has_blob(sha256, size):  # another process fetched it while we waited
             return store.blob_path(sha256)
-        return _with_retries(url, lambda: _download_once(store, url, sha256, size, label))
+        return _with_retries(
+            url, lambda: _download_once(store, url, key, sha256, size, label, prefix))
 
 
-def _download_once(store: Store, url: str, sha256: str, size: int | None, label: str) -> Path:
-    part = store.partial_path(sha256)
+def _download_once(store: Store, url: str, key: str, sha256: str, size: int | None, label: str,
+                   prefix: str | None) -> Path:
+    part = store.partial_path(key)
     offset = part.stat().st_size if part.exists() else 0
     if size is not None and offset > size:
         part.unlink()
@@ -269,23 +277,26 @@ def _download_once(store: Store, url: str, sha256: str, size: int | None, label:
     if size is not None and written < size:
         hasher.hexdigest()
         raise _Transient(f"the body ended after {written} of {size} bytes")
-    return store.commit_partial(sha256, size, hasher.hexdigest(), written, f"{label} ({url})")
+    return store.commit_partial(key, sha256, size, hasher.hexdigest(), written,
+                                f"{label} ({url})", prefix)
 
 
-def fetch_many(store: Store, jobs: Iterable[tuple[str, str, int | None, str]], *,
+def fetch_many(store: Store, jobs: list[tuple[str, str, int | None, str, str | None]], *,
                offline: bool = False, workers: int = 4) -> list[Path]:
-    """Fetch several blobs in parallel; ``jobs`` are (url, sha256, size, label)."""
-    jobs = [j for j in jobs if not store.has_blob(j[1], j[2])]
-    if not jobs:
-        return []
-    if len(jobs) == 1 or workers == 1:
-        return [fetch_blob(store, u, s, n, label=lbl, offline=offline) for u, s, n, lbl in jobs]
+    """Fetch several blobs in parallel; ``jobs`` are (url, sha256, size, label, prefix).
+
+    Returns the blob path of every job, in order.
+    """
+    def one(job):
+        url, sha, size, label, prefix = job
+        return fetch_blob(store, url, sha, size, label=label, offline=offline, prefix=prefix)
+
+    if len(jobs) <= 1 or workers == 1:
+        return [one(job) for job in jobs]
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        futures = [pool.submit(fetch_blob, store, u, s, n, label=lbl, offline=offline)
-                   for u, s, n, lbl in jobs]
-        return [f.result() for f in futures]
+        return list(pool.map(one, jobs))
 
 
 __all__ = ["fetch_blob", "fetch_many", "get_index_file", "is_offline", "IntegrityError",

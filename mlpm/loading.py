@@ -1,20 +1,23 @@
 """``mlpm.load``: the locked version of a package, from the verified store, loaded.
 
-No network at all when the artifact is cached; a missing artifact is fetched (and
+No network at all when the artifacts are cached; a missing artifact is fetched (and
 verified) from the registry recorded in mlpm.lock unless offline mode is on.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from mlpm.errors import NotInstalled, StaleLock, UsageError
 from mlpm.project import Lock, LockedPackage, Project
 
+TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
+if TYPE_CHECKING:
+    from typing import Any
+
 # Which format "native" means for each framework, best first (DESIGN.md section 7, Python).
 NATIVE = {
-    "torch": ("torchscript", "exported-program", "state-dict", "onnx"),
+    "torch": ("torch-hub", "torchscript", "exported-program", "state-dict", "onnx"),
     "onnx": ("onnx",),
     "tensorflow": ("savedmodel", "onnx"),
 }
@@ -32,51 +35,153 @@ def locked_package(name: str, project_dir: Path | None = None) -> tuple[Project,
     return project, pkg
 
 
-def choose_artifact(pkg: LockedPackage, fmt: str | None):
-    formats = [a.format for a in pkg.artifacts]
+def choose_format(pkg: LockedPackage, fmt: str | None) -> str:
+    formats = list(dict.fromkeys(a.format for a in pkg.artifacts))
     if fmt is None:
         preferred = [f for f in NATIVE.get(pkg.framework, ()) if f in formats]
         fmt = preferred[0] if preferred else (formats[0] if formats else None)
-    for art in pkg.artifacts:
-        if art.format == fmt:
-            return art
-    raise UsageError(f"{pkg.name}@{pkg.version} has no {fmt} format; it has "
-                     f"{', '.join(formats) or 'no artifacts'}. Pass one of those as format=.")
+    if fmt not in formats:
+        raise UsageError(f"{pkg.name}@{pkg.version} has no {fmt} format; it has "
+                         f"{', '.join(formats) or 'no artifacts'}. Pass one of those as format=.")
+    return fmt
+
+
+def choose_artifact(pkg: LockedPackage, fmt: str | None):
+    fmt = choose_format(pkg, fmt)
+    return next(a for a in pkg.artifacts if a.format == fmt)
+
+
+def _ensure(pkg: LockedPackage, artifacts: list) -> list[Path]:
+    """The verified store files of ``artifacts`` (fetched if missing)."""
+    from mlpm.ops import Session, fetch_locked
+
+    session = Session.from_env()
+    missing = [a for a in artifacts if not session.store.has_blob(a.sha256, a.size)]
+    if missing:
+        single = LockedPackage(pkg.name, pkg.version, pkg.registry, pkg.framework, missing)
+        fetch_locked(session, [single])
+    return [session.store.blob_path(a.sha256) for a in artifacts]
 
 
 def path(name: str, format: str | None = None, *, project_dir: Path | None = None) -> Path:
-    """The verified file of ``name``'s locked version in the store (fetched if missing).
+    """The verified file (or unpacked folder) of ``name``'s locked version in the store.
 
     >>> mlpm.path("digits", format="onnx")  # doctest: +SKIP
     PosixPath('/home/me/.cache/mlpm/blobs/sha256/3f/3f...')
     """
     _, pkg = locked_package(name, project_dir)
-    return _ensure(pkg, choose_artifact(pkg, format))
+    artifact = choose_artifact(pkg, format)
+    (file,) = _ensure(pkg, [artifact])
+    if artifact.format in _FOLDERS:
+        return _unpack(artifact.sha256, _FOLDERS[artifact.format])
+    return file
 
 
-def _ensure(pkg: LockedPackage, artifact) -> Path:
-    from mlpm.ops import Session, fetch_locked
-
-    session = Session.from_env()
-    if not session.store.has_blob(artifact.sha256, artifact.size):
-        single = LockedPackage(pkg.name, pkg.version, pkg.registry, pkg.framework, [artifact])
-        fetch_locked(session, [single])
-    return session.store.blob_path(artifact.sha256)
+_FOLDERS = {"savedmodel": "saved_model.pb", "torch-hub": "hubconf.py"}
 
 
-def load(name: str, format: str | None = None, *, project_dir: Path | None = None,
+def _unpack(sha256: str, marker: str) -> Path:
+    from mlpm.store import Store
+
+    return Store().unpacked(sha256, marker)
+
+
+def _label(pkg: LockedPackage) -> str:
+    return f"{pkg.name}@{pkg.version}"
+
+
+def _load_hub(pkg: LockedPackage, entrypoint: str | None, trust: bool,
+              kwargs: dict[str, Any]) -> Any:
+    from mlpm.frameworks.torch_hub import load_entrypoint
+    from mlpm.store import Store
+    from mlpm.trust import ensure_trusted
+
+    source = pkg.upstream.get("repo") or f"{pkg.registry}#{pkg.name}"
+    ensure_trusted(source, _label(pkg), trust_now=trust)
+    hub_artifacts = [a for a in pkg.artifacts if a.format == "torch-hub"]
+    code = [a for a in hub_artifacts if a.role == "code"]
+    if not code:
+        raise UsageError(f"{_label(pkg)} has no hub code archive; it cannot be loaded as a "
+                         "PyTorch Hub package.")
+    files = _ensure(pkg, hub_artifacts)
+    weights: dict[str, Path] = {}
+    for art, file in zip(hub_artifacts, files, strict=True):
+        if art.role == "weights":
+            for key in (art.upstream, art.url, art.path):
+                if key:
+                    weights[key] = file
+    repo = _unpack(code[0].sha256, "hubconf.py")
+    entrypoint = (entrypoint or pkg.interface.get("default-entrypoint")
+                  or pkg.upstream.get("entrypoint"))
+    if not entrypoint:
+        raise UsageError(f"{_label(pkg)} names no default entrypoint; pass entrypoint=... "
+                         "(see mlpm.entrypoints).")
+    call = dict(pkg.upstream.get("kwargs", {})) if entrypoint == pkg.upstream.get(
+        "entrypoint") else {}
+    call.update(kwargs)
+    return load_entrypoint(repo, entrypoint, weights, Store().hub_home(), _label(pkg), call)
+
+
+def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
+         signature: str | None = None, trust: bool = False, project_dir: Path | None = None,
          **options: Any) -> Any:
     """Load the version of ``name`` that the nearest project's mlpm.lock pins.
 
     ONNX gives an ``onnxruntime.InferenceSession``; TorchScript a ``torch.jit`` module;
-    an exported program its runnable module; a state dict the tensors (weights only).
+    an exported program its runnable module; a state dict the tensors (weights only);
+    a PyTorch Hub package what its entrypoint returns (``entrypoint=``, keyword
+    arguments passed on; hub code runs only for a trusted source); a SavedModel the
+    object ``tensorflow_hub.load`` returns, or one signature's function (``signature=``).
 
     >>> session = mlpm.load("digits", format="onnx")  # doctest: +SKIP
     >>> session.run(None, {"pixels": images})[0].argmax(1)  # doctest: +SKIP
     """
+    _, pkg = locked_package(name, project_dir)
+    fmt = choose_format(pkg, format)
+    if fmt == "torch-hub":
+        return _load_hub(pkg, entrypoint, trust, options)
+    artifact = next(a for a in pkg.artifacts if a.format == fmt)
+    (file,) = _ensure(pkg, [artifact])
+    if fmt == "savedmodel":
+        from mlpm.frameworks.tensorflow import load_savedmodel
+
+        return load_savedmodel(_unpack(artifact.sha256, "saved_model.pb"), _label(pkg),
+                               signature, **options)
     from mlpm.frameworks import load_file
 
+    return load_file(fmt, file, _label(pkg), **options)
+
+
+def keras_layer(name: str, *, project_dir: Path | None = None, **options: Any):
+    """A ``tensorflow_hub.KerasLayer`` over the locked SavedModel of ``name`` (tf-keras)."""
+    from mlpm.frameworks.tensorflow import keras_layer as make
+
     _, pkg = locked_package(name, project_dir)
-    artifact = choose_artifact(pkg, format)
-    file = _ensure(pkg, artifact)
-    return load_file(artifact.format, file, f"{pkg.name}@{pkg.version}", **options)
+    artifact = choose_artifact(pkg, "savedmodel")
+    _ensure(pkg, [artifact])
+    return make(_unpack(artifact.sha256, "saved_model.pb"), _label(pkg), **options)
+
+
+def interface(name: str, *, project_dir: Path | None = None,
+              registry: str | None = None) -> dict:
+    """The interface record of ``name``: from mlpm.lock when installed, else the registry."""
+    from mlpm.errors import ProjectNotFound
+
+    try:
+        _, pkg = locked_package(name, project_dir)
+        if pkg.interface:
+            return pkg.interface
+    except (ProjectNotFound, NotInstalled, StaleLock):
+        pass
+    from mlpm.ops import Session
+    from mlpm.ops.install import latest_version
+
+    session = Session.from_env(registry)
+    try:
+        project = Project.find(project_dir)
+    except ProjectNotFound:
+        project = None
+    records = session.open(session.registry_location(project)).records(name)
+    newest = latest_version(records)
+    record = next(r for r in records if r.version == newest)
+    return record.get("interface") or {}

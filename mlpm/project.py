@@ -159,12 +159,30 @@ class Project:
         return "sha256:" + hashlib.sha256(canon.encode()).hexdigest()
 
 
+def _toml_safe(value: Any) -> Any:
+    """TOML has no null: drop None values (shape dims that are unknown become "?")."""
+    if isinstance(value, dict):
+        return {k: _toml_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [("?" if v is None else _toml_safe(v)) for v in value]
+    return value
+
+
+def _from_toml_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _from_toml_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [None if v == "?" else _from_toml_safe(v) for v in value]
+    return value
+
+
 class LockedPackage:
     """One pinned package in mlpm.lock."""
 
     def __init__(self, name: str, version: str, registry: str, framework: str,
                  artifacts: list[Artifact], dependencies: dict[str, str] | None = None,
-                 fingerprint: str | None = None):
+                 fingerprint: str | None = None, kind: str | None = None,
+                 interface: dict | None = None, upstream: dict | None = None):
         self.name = name
         self.version = version
         self.registry = registry
@@ -172,14 +190,23 @@ class LockedPackage:
         self.artifacts = artifacts
         self.dependencies = dependencies or {}  # name -> locked version
         self.fingerprint = fingerprint
+        self.kind = kind
+        self.interface = interface or {}  # entrypoints / signatures, usable offline
+        self.upstream = upstream or {}  # hub repo, entrypoint and kwargs of hub packages
 
     def to_toml(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "version": self.version,
                                 "registry": self.registry, "framework": self.framework}
+        if self.kind:
+            data["kind"] = self.kind
         if self.fingerprint:
             data["fingerprint"] = self.fingerprint
         data["dependencies"] = dict(sorted(self.dependencies.items()))
         data["artifacts"] = [a.to_json() for a in self.artifacts]
+        if self.upstream:
+            data["upstream"] = _toml_safe(self.upstream)
+        if self.interface:
+            data["interface"] = _toml_safe(self.interface)
         return data
 
     @classmethod
@@ -192,6 +219,9 @@ class LockedPackage:
             artifacts=[Artifact.from_json(a) for a in data.get("artifacts", [])],
             dependencies={check_name(k): str(v) for k, v in data.get("dependencies", {}).items()},
             fingerprint=data.get("fingerprint"),
+            kind=data.get("kind"),
+            interface=_from_toml_safe(data.get("interface")),
+            upstream=data.get("upstream"),
         )
 
 

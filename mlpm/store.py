@@ -93,6 +93,8 @@ class Store:
         Blobs are renamed into place only once verified; the size check also catches a
         file truncated by a crash of the whole machine, since blobs are not fsynced.
         """
+        if not sha256:
+            return False
         try:
             st = os.stat(self.blob_path(sha256))
         except OSError:
@@ -124,20 +126,28 @@ class Store:
 
     # -- writing blobs -----------------------------------------------------------------
 
-    def commit_partial(self, sha256: str, size: int | None, actual_sha: str, actual_size: int,
-                       source: str) -> Path:
-        """Move a finished ``.part`` file into place if its digest is right, else delete it."""
-        part = self.partial_path(sha256)
-        if actual_sha != sha256 or (size is not None and actual_size != size):
+    def commit_partial(self, key: str, sha256: str, size: int | None, actual_sha: str,
+                       actual_size: int, source: str, prefix: str | None = None) -> Path:
+        """Move a finished ``.part`` file into place if its digest is right, else delete it.
+
+        ``sha256`` empty means the digest is not known in advance (a public artifact
+        pinned at first download): then only ``prefix`` (torch.hub's filename hash) and
+        ``size`` are checked, and the blob is filed under the digest measured.
+        """
+        part = self.partial_path(key)
+        expected = sha256 or (prefix or "")
+        if (not actual_sha.startswith(expected) if not sha256 else actual_sha != sha256) or (
+                size is not None and actual_size != size):
             part.unlink(missing_ok=True)
+            what = "sha256" if sha256 else "sha256 prefix"
             raise IntegrityError(
-                f"{source} does not match its recorded sha256 (expected {sha256[:12]}… "
+                f"{source} does not match its recorded {what} (expected {expected[:12]}… "
                 f"{size if size is not None else '?'} bytes, got {actual_sha[:12]}… "
                 f"{actual_size} bytes); the download was deleted: the registry copy is corrupt "
                 "or was tampered with, ask its owner to republish it."
             )
-        final = self.blob_path(sha256)
-        self._dir("blobs", "sha256", sha256[:2])
+        final = self.blob_path(actual_sha)
+        self._dir("blobs", "sha256", actual_sha[:2])
         os.chmod(part, 0o444)
         os.replace(part, final)
         return final
@@ -164,7 +174,7 @@ class Store:
             except BaseException:
                 part.unlink(missing_ok=True)
                 raise
-            return self.commit_partial(sha256, size, hasher.hexdigest(), n, source)
+            return self.commit_partial(sha256, sha256, size, hasher.hexdigest(), n, source)
 
     def add_file(self, path: Path, sha256: str | None = None) -> str:
         """Copy a local file into the store; returns its sha256."""
@@ -180,6 +190,27 @@ class Store:
         need = f" ({human_size(size)} needed)" if size else ""
         return (f"cannot write to the cache at {self.root}: {exc.strerror}{need}; free disk "
                 "space or set MLPM_CACHE_DIR to a writable directory with room.")
+
+    # -- managed entries -----------------------------------------------------------------
+
+    def unpacked(self, sha256: str, marker: str) -> Path:
+        """The blob ``sha256`` (an archive) extracted safely into a managed entry.
+
+        Built once, atomically (extracted beside it, then renamed into place), so readers
+        see a whole entry or none; returns the folder inside it that holds ``marker``.
+        """
+        from mlpm.archive import extract, find_root
+
+        dest = self._dir("entries", "unpacked") / sha256
+        if not dest.is_dir():
+            with self.blob_lock("entry-" + sha256):
+                if not dest.is_dir():
+                    extract(self.blob_path(sha256), dest)
+        return find_root(dest, marker)
+
+    def hub_home(self) -> Path:
+        """Where hub code that insists on caching something may write: inside the store."""
+        return self._dir("entries", "torch-hub-home")
 
     # -- reading -----------------------------------------------------------------------
 
@@ -249,7 +280,10 @@ class Store:
         return out
 
     def free_unreferenced(self, candidates: Iterable[str]) -> tuple[int, int]:
-        """Delete candidate blobs that no project references; returns (files, bytes) freed."""
+        """Delete candidate blobs (and entries unpacked from them) that no project
+        references; returns (files, bytes) freed."""
+        import shutil
+
         used = self.referenced()
         files = freed = 0
         for sha in set(candidates):
@@ -257,6 +291,10 @@ class Store:
                 continue
             freed += self.delete_blob(sha)
             files += 1
+            entry = self.root / "entries" / "unpacked" / sha
+            if entry.is_dir():
+                freed += sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+                shutil.rmtree(entry, ignore_errors=True)
         return files, freed
 
     def prune(self, dry_run: bool = False) -> tuple[int, int]:
@@ -268,6 +306,13 @@ class Store:
                 continue
             files += 1
             freed += blob.size if dry_run else self.delete_blob(blob.sha256)
+        entries = self.root / "entries" / "unpacked"
+        for entry in entries.iterdir() if entries.is_dir() else []:
+            if entry.name not in used and not entry.name.startswith("."):
+                if not dry_run:
+                    import shutil
+
+                    shutil.rmtree(entry, ignore_errors=True)
         if not dry_run:
             self._drop_abandoned_partials()
         return files, freed

@@ -124,7 +124,7 @@ def project(tmp_path):
 
 
 def make_onnx(path: Path, weights_seed: int, inputs: int = 4, outputs: int = 3,
-              input_name: str = "x", output_name: str = "y") -> Path:
+              input_name: str = "x", output_name: str = "y", doc: str = "") -> Path:
     """A real ONNX linear model y = x @ W + b, runnable by onnxruntime."""
     import numpy as np
     import onnx
@@ -141,7 +141,7 @@ def make_onnx(path: Path, weights_seed: int, inputs: int = 4, outputs: int = 3,
         [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["batch", outputs])],
         initializer=[numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], doc_string=doc)
     model.ir_version = 8
     onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,9 +167,13 @@ def make_torchscript(path: Path, weights_seed: int, inputs: int = 4, outputs: in
 
 @pytest.fixture(scope="session")
 def model_files(tmp_path_factory):
-    """ONNX models with different weights, one per seed, built once per session."""
+    """ONNX models with different weights, one per seed 1-7, built once per session; keys
+    13 and 23 are seed 3's weights in files whose metadata differs (a PATCH release)."""
     folder = tmp_path_factory.mktemp("models")
-    return {seed: make_onnx(folder / f"linear-{seed}.onnx", seed) for seed in range(1, 8)}
+    files = {seed: make_onnx(folder / f"linear-{seed}.onnx", seed) for seed in range(1, 8)}
+    files[13] = make_onnx(folder / "linear-3-doc.onnx", 3, doc="clearer documentation")
+    files[23] = make_onnx(folder / "linear-3-doc2.onnx", 3, doc="documentation, again")
+    return files
 
 
 def publish(registry_root: Path, file: Path, name: str, version: str, *depends: str,

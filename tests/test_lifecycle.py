@@ -31,9 +31,9 @@ def cache_blobs(cache: Path) -> set[str]:
 
 @pytest.fixture
 def tiny(registry, model_files):
-    """`tiny` published as 1.0.0, 1.1.0, 1.2.0, 1.2.1 and 2.0.0, each with its own weights."""
-    for seed, version in enumerate(["1.0.0", "1.1.0", "1.2.0", "1.2.1", "2.0.0"], start=1):
-        publish(registry.root, model_files[seed], "tiny", version)
+    """`tiny` 1.0.0, 1.1.0, 1.2.0, 1.2.1 (1.2.0's weights, new metadata: a PATCH) and 2.0.0."""
+    for key, version in [(1, "1.0.0"), (2, "1.1.0"), (3, "1.2.0"), (13, "1.2.1"), (5, "2.0.0")]:
+        publish(registry.root, model_files[key], "tiny", version)
     return registry
 
 
@@ -74,7 +74,7 @@ def test_install_a_range_pins_the_newest_match_and_keeps_the_range(tiny, project
     batch = np.arange(8, dtype=np.float32).reshape(2, 4)
     session = mlpm.load("tiny")
     assert type(session).__name__ == "InferenceSession"
-    np.testing.assert_allclose(outputs(session, batch), expected(model_files[4], batch), rtol=1e-6)
+    np.testing.assert_allclose(outputs(session, batch), expected(model_files[13], batch), rtol=1e-6)
 
 
 def test_install_saves_caret_of_what_was_installed(tiny, project):
@@ -93,7 +93,7 @@ def test_install_saves_caret_of_what_was_installed(tiny, project):
 def test_new_patch_shows_in_outdated_and_upgrade_picks_it_up(tiny, project, model_files):
     start(project, tiny)
     assert run_mlpm("install", "tiny@1.2", cwd=project).code == 0
-    publish(tiny.root, model_files[6], "tiny", "1.2.2")
+    publish(tiny.root, model_files[23], "tiny", "1.2.2")
 
     result = run_mlpm("outdated", "--json", cwd=project)
     assert result.code == 0, result.err
@@ -178,7 +178,7 @@ def test_removing_the_dependent_takes_its_dependency_along(tiny, project, model_
     assert "- tiny 1.2.1" in result.out
     assert locked_versions(project) == {}
     assert cache_blobs(isolated / "cache") == set()
-    size = (model_files[7].stat().st_size + model_files[4].stat().st_size)
+    size = (model_files[7].stat().st_size + model_files[13].stat().st_size)
     assert "freed" in result.out and "(2 files)" in result.out and size > 0
 
 
@@ -220,7 +220,7 @@ def test_frozen_fails_on_an_edited_manifest(tiny, project):
 def test_install_from_lock_reproduces_elsewhere(tiny, project, tmp_path, model_files):
     start(project, tiny)
     assert run_mlpm("install", "tiny@1.2", cwd=project).code == 0
-    publish(tiny.root, model_files[6], "tiny", "1.2.2")  # newer, but the lock pins 1.2.1
+    publish(tiny.root, model_files[23], "tiny", "1.2.2")  # newer, but the lock pins 1.2.1
     clone = tmp_path / "clone"
     clone.mkdir()
     for name in ("mlpm.toml", "mlpm.lock"):

@@ -211,8 +211,9 @@ def outdated(everything: bool, offline: bool, registry: str | None, as_json: boo
     if not rows:
         click.echo("all packages are up to date")
         return
-    _table(["package", "current", "wanted", "latest", "range"],
-           [[r.name, r.current, r.wanted or "-", r.latest or "-", r.range] for r in rows])
+    _table(["package", "current", "wanted", "latest", "range", "latest breaks"],
+           [[r.name, r.current, r.wanted or "-", r.latest or "-", r.range,
+             "; ".join(r.breaking) or ("no" if r.latest != r.current else "")] for r in rows])
 
 
 def _table(header: list[str], rows: list[list[str]]) -> None:
@@ -334,10 +335,102 @@ def info(spec: str, offline: bool, registry: str | None, as_json: bool) -> None:
         click.echo("dependents:   " + ", ".join(data["dependents"]))
     if data.get("python-requires"):
         click.echo("python:       " + ", ".join(data["python-requires"]))
+    _show_interface(data)
+    if data.get("upstream"):
+        up = data["upstream"]
+        where = up.get("repo") or up.get("handle") or up.get("url") or ""
+        ref = up.get("commit") or up.get("ref") or up.get("revision") or up.get("version") or ""
+        click.echo(f"upstream:     {up.get('type', '')} {where}" + (f" @ {ref}" if ref else ""))
     if data.get("release-notes"):
         click.echo(f"release notes: {data['release-notes']}")
     click.echo("versions:     " + ", ".join(
         v["version"] + (" (yanked)" if v["yanked"] else "") for v in data["versions"]))
+
+
+def _shape(shape) -> str:
+    if shape is None:
+        return "[?...]"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _show_interface(data: dict) -> None:
+    iface = data.get("interface") or {}
+    if data.get("entrypoints"):
+        default = iface.get("default-entrypoint")
+        click.echo("entrypoints:")
+        for ep in data["entrypoints"]:
+            params = ", ".join(
+                ("*" if p.get("kind") == "var_positional" else
+                 "**" if p.get("kind") == "var_keyword" else "") + p["name"]
+                + (f"={p['default']}" if p.get("default") is not None else "")
+                for p in ep.get("parameters", []))
+            mark = "  (default)" if ep["name"] == default else ""
+            known = "" if ep.get("known", True) else "  (parameters not statically known)"
+            click.echo(f"  {ep['name']}({params}){mark}{known}")
+            if ep.get("doc"):
+                click.echo(f"      {ep['doc'].strip().splitlines()[0]}")
+    if data.get("signatures"):
+        click.echo("signatures:")
+        for sig in data["signatures"]:
+            ins = ", ".join(f"{t['name']}: {t['dtype']}{_shape(t.get('shape'))}"
+                            for t in sig.get("inputs", []))
+            outs = ", ".join(f"{t['name']}: {t['dtype']}{_shape(t.get('shape'))}"
+                             for t in sig.get("outputs", []))
+            click.echo(f"  {sig['name']}({ins}) -> {outs}")
+    for key in ("preprocessing", "labels"):
+        if iface.get(key):
+            click.echo(f"{key + ':':<14}{iface[key]}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("a", metavar="NAME@A")
+@click.argument("b", metavar="NAME@B")
+@offline_option
+@registry_option
+@json_option
+def diff(a: str, b: str, offline: bool, registry: str | None, as_json: bool) -> None:
+    """Compare two versions: interface (and the semver level it needs), metrics, size,
+    formats and release notes.
+
+    \b
+    Example:
+      mlpm diff digits@1.2 digits@2
+    """
+    from mlpm.ops.query import diff_versions
+
+    data = diff_versions(a, b, session=_session(registry, offline), project=_project_or_none())
+    if as_json:
+        _emit_json(data)
+        return
+    click.echo(f"{data['a']} -> {data['b']}: a {data['level'].upper()} change")
+    click.echo("interface:" + ("" if data["interface"] else " unchanged"))
+    for change in data["interface"]:
+        click.echo(f"  {change['level'].upper():<6} {change['text']}")
+    if data["metrics"]:
+        click.echo("metrics:")
+        for key, (old, new) in data["metrics"].items():
+            click.echo(f"  {key}: {old} -> {new}")
+    click.echo(f"size: {_size(data['size'][0])} -> {_size(data['size'][1])}")
+    if data["formats"]["added"] or data["formats"]["removed"]:
+        click.echo(f"formats: +{', '.join(data['formats']['added']) or '-'} "
+                   f"-{', '.join(data['formats']['removed']) or '-'}")
+    for note in data["release_notes"]:
+        click.echo(f"{note['version']}: {note['notes']}")
+
+
+@cli.command("trust", context_settings=CONTEXT)
+@click.argument("source")
+def trust_(source: str) -> None:
+    """Trust a source of hub code (e.g. pytorch/vision) so its packages may run it.
+
+    \b
+    Example:
+      mlpm trust mlpm-starters/digits-hub
+    """
+    from mlpm.trust import trust
+
+    trust(source)
+    click.echo(f"trusted {source}")
 
 
 @cli.command(context_settings=CONTEXT)

@@ -16,6 +16,7 @@ def install_summary(result, verb: str) -> str:
 
     lines = [str(change) for change in result.changes]
     lines += [f'saved {name} = "{rng}" in the manifest' for name, rng in result.saved.items()]
+    lines += [f"note: {note}" for note in getattr(result, "notes", [])]
     fetched = (f", fetched {_plural(result.fetched_files, 'file')} "
                f"({human_size(result.fetched_bytes)})" if result.fetched_files else "")
     state = "locked" if result.changes else "up to date"
@@ -26,4 +27,5 @@ def install_summary(result, verb: str) -> str:
 def install_json(result) -> dict:
     return {"changes": [{"name": c.name, "old": c.old, "new": c.new} for c in result.changes],
             "saved": result.saved, "packages": result.packages,
+            "notes": getattr(result, "notes", []),
             "fetched_files": result.fetched_files, "fetched_bytes": result.fetched_bytes}

@@ -77,27 +77,38 @@ def locked_from_record(record: Record, registry: str, edges: dict[str, str]) -> 
         name=record.name, version=record.version, registry=registry,
         framework=record.framework, artifacts=list(record.artifacts),
         dependencies=dict(edges), fingerprint=record.get("fingerprint"),
+        kind=record.get("kind"), interface=record.get("interface"),
+        upstream=record.get("upstream"),
     )
 
 
 def fetch_locked(session: Session, packages: list[LockedPackage]) -> tuple[int, int]:
     """Make every artifact of ``packages`` present and verified in the store.
 
+    Artifacts whose full sha256 the registry does not know are pinned here: the
+    package's artifact list is updated with the digest and size measured on download.
     Returns (files fetched, bytes fetched); nothing is fetched that is already there.
     """
     from mlpm.fetch import fetch_many
 
-    jobs = []
+    jobs, owners = [], []
     for pkg in packages:
         registry = session.open(pkg.registry)
-        for art in pkg.artifacts:
+        for i, art in enumerate(pkg.artifacts):
             if not session.store.has_blob(art.sha256, art.size):
                 jobs.append((registry.artifact_url(art), art.sha256, art.size,
-                             f"{pkg.name}@{pkg.version} {art.path}"))
+                             f"{pkg.name}@{pkg.version} {art.path}", art.sha256_prefix))
+                owners.append((pkg, i))
     if not jobs:
         return 0, 0
-    fetch_many(session.store, jobs, offline=session.offline)
-    return len(jobs), sum(j[2] or 0 for j in jobs)
+    paths = fetch_many(session.store, jobs, offline=session.offline)
+    fetched = 0
+    for (pkg, i), path in zip(owners, paths, strict=True):
+        size = path.stat().st_size
+        fetched += size
+        if not pkg.artifacts[i].pinned:
+            pkg.artifacts[i] = pkg.artifacts[i].pin(path.name, size)
+    return len(jobs), fetched
 
 
 def commit(session: Session, project: Project, lock: Lock) -> None:

@@ -26,6 +26,7 @@ class InstallResult:
         self.fetched_bytes = 0
         self.packages = packages
         self.up_to_date = False
+        self.notes: list[str] = []  # e.g. the interface changes an upgrade --latest crossed
 
 
 def save_range(installed: str, typed: str | None) -> str:
@@ -171,9 +172,16 @@ def upgrade(project: Project, names: list[str] | None = None, *, session: Sessio
     resolution = resolve(registry, requirements, locked=_pins(lock),
                          unpinned=set(names) if names else None)
     if latest:
+        from mlpm.ops.query import breaking
+
         for name in targets:
-            project.dependencies[name] = f"^{resolution.records[name].version}"
+            new = resolution.records[name].version
+            project.dependencies[name] = f"^{new}"
             result.saved[name] = project.dependencies[name]
+            old = lock.packages[name].version if lock and name in lock.packages else None
+            if old and old != new:
+                for text in breaking(registry, name, old, new):
+                    result.notes.append(f"{name} {old} -> {new} breaks the interface: {text}")
     return _apply(session, project, lock, _lock_from(session, location, resolution), result)
 
 
@@ -181,7 +189,8 @@ class Outdated:
     """One row of `mlpm outdated`."""
 
     def __init__(self, name: str, current: str, wanted: str | None, latest: str | None,
-                 direct: bool, range: str):  # noqa: A002
+                 direct: bool, range: str, breaking: list[str] | None = None):  # noqa: A002
+        self.breaking = breaking or []  # how latest breaks current's interface
         self.name = name
         self.current = current
         self.wanted = wanted
@@ -213,8 +222,11 @@ def outdated(project: Project, *, session: Session, everything: bool = False) ->
         allowed = [r.version for r in records if not r.yanked
                    and all(semver.satisfies(r.version, rng) for rng in ranges)]
         wanted = max(allowed, key=semver.parse_version) if allowed else None
-        row = Outdated(name, pkg.version, wanted, latest_version(records),
-                       name in project.dependencies, " ".join(ranges) or "*")
+        from mlpm.ops.query import breaking
+
+        latest = latest_version(records)
+        row = Outdated(name, pkg.version, wanted, latest, name in project.dependencies,
+                       " ".join(ranges) or "*", breaking(registry, name, pkg.version, latest))
         if everything or row.current != row.wanted or row.current != row.latest:
             rows.append(row)
     return rows

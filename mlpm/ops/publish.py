@@ -33,9 +33,9 @@ from mlpm.registry.records import (
 from mlpm.store import file_sha256, write_atomic
 
 # [package] keys that become record fields as they are; the rest of the table is refused.
-_META_KEYS = ("description", "license", "authors", "task", "family", "algorithm", "dataset",
-              "release-notes", "source", "homepage", "python-requires", "metrics", "interface",
-              "upstream", "keywords")
+_META_KEYS = ("kind", "description", "license", "weights-license", "authors", "task", "family",
+              "algorithm", "dataset", "release-notes", "source", "homepage", "docs",
+              "python-requires", "metrics", "interface", "upstream", "keywords")
 
 
 def _registry_dir(location: str) -> Path:
@@ -63,7 +63,24 @@ def _check_version(text: str) -> str:
     return str(version)
 
 
-def _check_model_file(path: Path, fmt: str) -> None:
+def _check_model_file(path: Path, fmt: str, role: str | None = None) -> None:
+    if fmt == "torch-hub" and role == "weights":
+        if not path.is_file():
+            raise PublishError(f"the weights artifact {path} must be a file.")
+        return
+    if fmt in ("savedmodel", "torch-hub") and path.is_file():
+        import tarfile
+
+        if not (tarfile.is_tarfile(path) or zipfile.is_zipfile(path)):
+            raise PublishError(f"{path} is neither a folder nor a .tar.gz/.zip archive; a {fmt} "
+                               "artifact is one of those.")
+        return
+    if path.is_dir():
+        marker = {"savedmodel": "saved_model.pb", "torch-hub": "hubconf.py"}.get(fmt)
+        if marker is None or not (path / marker).is_file():
+            raise PublishError(f"{path} is a folder, but a {fmt} artifact is a file"
+                               + (f"; a {fmt} folder needs {marker}" if marker else "") + ".")
+        return
     if fmt in ("torchscript", "exported-program") and not zipfile.is_zipfile(path):
         raise PublishError(f"{path} is not a {fmt} archive (not a zip file); save it with "
                            f"{'torch.jit.save' if fmt == 'torchscript' else 'torch.export.save'}.")
@@ -75,7 +92,58 @@ def _check_model_file(path: Path, fmt: str) -> None:
                                "or onnx.save.")
 
 
-def _package_from_dir(folder: Path) -> tuple[dict[str, Any], dict[str, Path], dict[str, str]]:
+class _Item:
+    """One artifact about to be published: a local file/folder, or a remote URL."""
+
+    def __init__(self, fmt: str, role: str | None = None, file: Path | None = None,
+                 url: str | None = None, name: str | None = None, sha256: str = "",
+                 prefix: str | None = None, size: int | None = None,
+                 upstream: str | None = None):
+        self.format, self.role, self.file, self.url = fmt, role, file, url
+        self.name = name or (file.name if file is not None else "")
+        self.sha256, self.prefix, self.size, self.upstream = sha256, prefix, size, upstream
+
+
+def _items_from_table(folder: Path, manifest: Path, pkg: dict[str, Any]) -> list[_Item]:
+    root = folder.resolve()
+    items = []
+
+    def local(rel: str) -> Path:
+        path = (folder / str(rel)).resolve()
+        if path != root and root not in path.parents:
+            raise PublishError(f"the file '{rel}' in {manifest} is outside the package folder.")
+        if not path.exists():
+            raise PublishError(f"the file '{rel}' listed in {manifest} does not exist.")
+        return path
+
+    for fmt, rel in dict(pkg.get("files", {})).items():
+        items.append(_Item(str(fmt), file=local(rel)))
+    for entry in pkg.get("artifacts", []):
+        if not isinstance(entry, dict) or "format" not in entry:
+            raise PublishError(f"each [[package.artifacts]] in {manifest} needs a format.")
+        unknown = set(entry) - {"format", "role", "file", "url", "path", "sha256",
+                                "sha256-prefix", "size", "upstream"}
+        if unknown:
+            raise PublishError(f"[[package.artifacts]] in {manifest} has unknown keys "
+                               f"{sorted(unknown)}.")
+        if ("file" in entry) == ("url" in entry):
+            raise PublishError(f"each [[package.artifacts]] in {manifest} needs either file "
+                               "(shipped in the registry) or url (fetched at install).")
+        if "url" in entry and not str(entry["url"]).startswith(("http://", "https://")):
+            raise PublishError(f"the artifact url '{entry['url']}' in {manifest} must be http(s).")
+        items.append(_Item(
+            str(entry["format"]), entry.get("role"),
+            file=local(entry["file"]) if "file" in entry else None, url=entry.get("url"),
+            name=entry.get("path"), sha256=str(entry.get("sha256", "")),
+            prefix=entry.get("sha256-prefix"), size=entry.get("size"),
+            upstream=entry.get("upstream")))
+    if not items:
+        raise PublishError(f"[package] in {manifest} lists no artifacts; add files = "
+                           "{ onnx = \"model.onnx\" } or [[package.artifacts]] entries.")
+    return items
+
+
+def _package_from_dir(folder: Path) -> tuple[dict[str, Any], list[_Item], dict[str, str]]:
     manifest = folder / "mlpm.toml"
     if not manifest.is_file():
         raise PublishError(f"{folder} has no mlpm.toml; a package directory needs one with a "
@@ -89,35 +157,31 @@ def _package_from_dir(folder: Path) -> tuple[dict[str, Any], dict[str, Path], di
     if not isinstance(pkg, dict):
         raise PublishError(f"{manifest} has no [package] table; add name, version, framework "
                            "and files.")
-    for key in ("name", "version", "files"):
+    for key in ("name", "version"):
         if key not in pkg:
             raise PublishError(f"[package] in {manifest} needs '{key}'.")
-    unknown = set(pkg) - {"name", "version", "framework", "files", *_META_KEYS}
+    unknown = set(pkg) - {"name", "version", "framework", "files", "artifacts", *_META_KEYS}
     if unknown:
         raise PublishError(f"[package] in {manifest} has unknown keys {sorted(unknown)}; see "
                            "docs/reference/manifest.md for the package table.")
-    files: dict[str, Path] = {}
-    root = folder.resolve()
-    for fmt, rel in dict(pkg["files"]).items():
-        path = (folder / str(rel)).resolve()
-        if root not in path.parents:
-            raise PublishError(f"the file '{rel}' in {manifest} is outside the package folder.")
-        if not path.is_file():
-            raise PublishError(f"the file '{rel}' listed in {manifest} does not exist.")
-        files[str(fmt)] = path
+    items = _items_from_table(folder, manifest, pkg)
     deps = data.get("dependencies", {})
-    return pkg, files, {str(k): str(v) for k, v in deps.items()}
+    return pkg, items, {str(k): str(v) for k, v in deps.items()}
 
 
 def publish(path: Path, registry: str, *, name: str | None = None, version: str | None = None,
             depends: list[str] | None = None, framework: str | None = None) -> Record:
-    """Publish a model file or a package directory as a new version; returns the record."""
+    """Publish a model file or a package directory as a new version; returns the record.
+
+    The interface is computed from the files and compared with the previous release of
+    the same major line: a version bump smaller than the change requires is refused.
+    """
     path = Path(path)
     if path.is_dir():
         if name or version:
             raise UsageError("--name and --version are for a single file; a package directory "
                              "takes them from its mlpm.toml [package] table.")
-        pkg, files, deps = _package_from_dir(path)
+        pkg, items, deps = _package_from_dir(path)
         meta = {k: pkg[k] for k in _META_KEYS if k in pkg}
         name, version, framework = pkg["name"], str(pkg["version"]), pkg.get("framework")
     elif path.is_file():
@@ -128,7 +192,7 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
                                "kinds publish a directory with an mlpm.toml.")
         if not name or not version:
             raise UsageError("publishing a file needs --name NAME and --version X.Y.Z.")
-        files, deps, meta = {fmt: path}, {}, {}
+        items, deps, meta = [_Item(fmt, file=path)], {}, {}
     else:
         raise PublishError(f"{path} does not exist; give a model file or a package directory.")
     name = check_name(name)
@@ -136,18 +200,30 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
     for spec in depends or []:
         dep, rng = parse_spec(spec)
         deps[dep] = rng or "*"
-    for fmt, file in files.items():
-        if fmt not in FORMAT_FRAMEWORK:
-            raise PublishError(f"unknown format '{fmt}' for {file.name}; formats are "
+    for item in items:
+        if item.format not in FORMAT_FRAMEWORK:
+            raise PublishError(f"unknown format '{item.format}' for {item.name}; formats are "
                                f"{', '.join(FORMAT_FRAMEWORK)}.")
-        _check_model_file(file, fmt)
-    framework = framework or FORMAT_FRAMEWORK[next(iter(files))]
+        if item.file is not None:
+            _check_model_file(item.file, item.format, item.role)
+    framework = framework or FORMAT_FRAMEWORK[items[0].format]
     if framework not in set(FORMAT_FRAMEWORK.values()):
         raise PublishError(f"unknown framework '{framework}'; use one of "
                            f"{', '.join(sorted(set(FORMAT_FRAMEWORK.values())))}.")
+    meta.setdefault("kind", items[0].format)
     if isinstance(meta.get("python-requires"), str):
         meta["python-requires"] = [meta["python-requires"]]
     _check_python_requires(meta.get("python-requires", []))
+
+    from mlpm.interface.build import describe
+    from mlpm.interface.diff import fingerprint
+
+    described = [(i.format, i.role, i.file, i.sha256 or i.prefix or "") for i in items]
+    interface, weights = describe(meta["kind"], described, meta.get("interface"))
+    meta["interface"] = interface
+    meta["fingerprint"] = fingerprint(interface)
+    if weights:
+        meta["weights"] = weights
 
     reg_dir = _registry_dir(registry)
     from filelock import FileLock
@@ -161,7 +237,9 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
             raise PublishError(f"{name}@{version} is already published in {reg_dir}; versions "
                                f"are immutable: publish a new version (e.g. {bumped}).")
         _check_dependencies(local, name, deps)
-        artifacts = [_store_artifact(reg_dir, fmt, file) for fmt, file in files.items()]
+        formats = list(dict.fromkeys(i.format for i in items))
+        _check_semver(name, version, existing, interface, weights, formats)
+        artifacts = [_store_item(reg_dir, item) for item in items]
         record = Record(name=name, version=version, framework=framework, artifacts=artifacts,
                         dependencies=deps, extra={
                             **meta,
@@ -170,6 +248,38 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
                         })
         _append_record(reg_dir, record, new_name=not existing)
     return record
+
+
+def previous_release(version: str, records: list[Record]) -> Record | None:
+    """The highest earlier version of the same major line (same 0.minor line for 0.x)."""
+    new = semver.parse_version(version)
+    line = [r for r in records if semver.parse_version(r.version) < new
+            and semver.parse_version(r.version).major == new.major
+            and (new.major != 0 or semver.parse_version(r.version).minor == new.minor)]
+    return max(line, key=lambda r: semver.parse_version(r.version), default=None)
+
+
+def _check_semver(name: str, version: str, records: list[Record], interface: dict,
+                  weights: str | None, formats: list[str]) -> None:
+    from mlpm.interface import diff
+
+    prev = previous_release(version, records)
+    if prev is None:
+        return
+    changes = diff.diff(prev.get("interface"), interface, old_weights=prev.get("weights"),
+                        new_weights=weights, old_formats=prev.formats, new_formats=formats)
+    needed = diff.required_level(changes)
+    made = diff.bump_level(prev.version, version)
+    order = {"patch": 0, "minor": 1, "major": 2}
+    if order[made] >= order[needed]:
+        return
+    allowed = diff.smallest_allowed(prev.version, needed, [r.version for r in records])
+    listing = "; ".join(f"{c.level.upper()}: {c.text}" for c in changes if
+                        order[c.level] > order[made])
+    raise PublishError(
+        f"{name}@{version} is a {made} release after {prev.version}, but its changes need a "
+        f"{needed} release ({listing}); publish it as {allowed} or later."
+    )
 
 
 def _check_python_requires(reqs: list[str]) -> None:
@@ -202,7 +312,27 @@ def _check_dependencies(registry: LocalRegistry, name: str, deps: dict[str, str]
                                "matches; publish one or widen the range.")
 
 
-def _store_artifact(reg_dir: Path, fmt: str, file: Path) -> Artifact:
+def _store_item(reg_dir: Path, item: _Item) -> Artifact:
+    """Copy a local artifact into the registry (folders packed as .tar.gz); remote ones
+    are recorded as they are."""
+    if item.file is None:
+        return Artifact(format=item.format, path=item.name, sha256=item.sha256, size=item.size,
+                        url=item.url or "", role=item.role, upstream=item.upstream,
+                        sha256_prefix=item.prefix)
+    if item.file.is_dir():
+        from mlpm.archive import pack_dir
+
+        packed = Path(tempfile.mkdtemp(dir=reg_dir)) / f"{item.file.name}.tar.gz"
+        try:
+            pack_dir(item.file, packed)
+            art = _copy_in(reg_dir, item, packed)
+        finally:
+            shutil.rmtree(packed.parent, ignore_errors=True)
+        return art
+    return _copy_in(reg_dir, item, item.file)
+
+
+def _copy_in(reg_dir: Path, item: _Item, file: Path) -> Artifact:
     sha = file_sha256(file)
     rel = f"artifacts/{sha[:2]}/{sha}"
     dest = reg_dir / rel
@@ -218,7 +348,8 @@ def _store_artifact(reg_dir: Path, fmt: str, file: Path) -> Artifact:
             os.replace(tmp, dest)
         finally:
             Path(tmp).unlink(missing_ok=True)
-    return Artifact(format=fmt, path=file.name, sha256=sha, size=file.stat().st_size, url=rel)
+    return Artifact(format=item.format, path=file.name, sha256=sha, size=file.stat().st_size,
+                    url=rel, role=item.role, upstream=item.upstream)
 
 
 def _append_record(reg_dir: Path, record: Record, new_name: bool) -> None:

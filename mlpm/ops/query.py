@@ -30,7 +30,7 @@ def list_packages(project: Project) -> list[dict[str, Any]]:
             "name": name, "version": pkg.version, "direct": name in project.dependencies,
             "range": project.dependencies.get(name), "framework": pkg.framework,
             "formats": sorted({a.format for a in pkg.artifacts}),
-            "size": sum(a.size for a in pkg.artifacts), "registry": pkg.registry,
+            "size": sum(a.size or 0 for a in pkg.artifacts), "registry": pkg.registry,
             "dependents": lock.dependents(name),
         })
     return rows
@@ -110,8 +110,67 @@ def info(name_or_spec: str, *, session: Session, project: Project | None) -> dic
         "versions": [{"version": r.version, "yanked": r.yanked,
                       "published": r.get("published"), "size": r.size} for r in records],
         "dependents": lock.dependents(name) if lock else [],
+        "entrypoints": (chosen.get("interface") or {}).get("entrypoints", []),
+        "signatures": (chosen.get("interface") or {}).get("signatures", []),
     })
     return data
+
+
+def diff_versions(spec_a: str, spec_b: str, *, session: Session,
+                  project: Project | None) -> dict[str, Any]:
+    """What changed between two versions: interface (with the semver level), metrics,
+    size, formats and release notes."""
+    from mlpm.interface import diff
+
+    name_a, rng_a = parse_spec(spec_a)
+    name_b, rng_b = parse_spec(spec_b)
+    registry = session.open(session.registry_location(project))
+
+    def pick(name: str, rng: str | None):
+        records = registry.records(name)
+        if rng is None:
+            newest = latest_version(records)
+            return next(r for r in records if r.version == newest)
+        allowed = [r for r in records if semver.satisfies(r.version, rng)]
+        if not allowed:
+            raise NoMatchingVersion(f"no version of {name} matches {rng}; available: "
+                                    f"{', '.join(r.version for r in records)}.")
+        return max(allowed, key=lambda r: semver.parse_version(r.version))
+
+    a, b = pick(name_a, rng_a), pick(name_b, rng_b)
+    changes = diff.diff(a.get("interface"), b.get("interface"), old_weights=a.get("weights"),
+                        new_weights=b.get("weights"), old_formats=a.formats,
+                        new_formats=b.formats)
+    metrics_a, metrics_b = a.get("metrics") or {}, b.get("metrics") or {}
+    between = [r for r in registry.records(name_b) if name_a == name_b
+               and semver.compare(a.version, r.version) < 0
+               and semver.compare(r.version, b.version) <= 0]
+    return {
+        "a": f"{a.name}@{a.version}", "b": f"{b.name}@{b.version}",
+        "level": diff.required_level(changes),
+        "interface": [{"level": c.level, "kind": c.kind, "text": c.text} for c in changes],
+        "metrics": {k: [metrics_a.get(k), metrics_b.get(k)]
+                    for k in sorted(set(metrics_a) | set(metrics_b))
+                    if metrics_a.get(k) != metrics_b.get(k)},
+        "size": [a.size, b.size],
+        "formats": {"removed": [f for f in a.formats if f not in b.formats],
+                    "added": [f for f in b.formats if f not in a.formats]},
+        "release_notes": [{"version": r.version, "notes": r.get("release-notes", "")}
+                          for r in sorted(between, key=lambda r: semver.parse_version(r.version))],
+    }
+
+
+def breaking(registry, name: str, current: str, latest: str | None) -> list[str]:
+    """How the latest version breaks the interface of the current one (empty: it does not)."""
+    if latest is None or latest == current:
+        return []
+    from mlpm.interface import diff
+
+    old, new = registry.record(name, current), registry.record(name, latest)
+    changes = diff.diff(old.get("interface"), new.get("interface"),
+                        old_weights=old.get("weights"), new_weights=new.get("weights"),
+                        old_formats=old.formats, new_formats=new.formats)
+    return [c.text for c in changes if c.level == "major"]
 
 
 def search(text: str, *, session: Session, project: Project | None, task: str | None = None,

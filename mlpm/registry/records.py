@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 # Lower-case ASCII only: no look-alikes, no path tricks, the same on every file system.
 _NAME = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,62}[a-z0-9])?")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_PREFIX = re.compile(r"[0-9a-f]{4,64}")
 
 #: Formats a record's artifacts may have, and the framework each needs to load.
 FORMAT_FRAMEWORK = {
@@ -96,23 +97,37 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
 
 
 class Artifact:
-    """One file of a package version, addressed by its sha256 (immutable)."""
+    """One file of a package version, addressed by its sha256 (immutable).
 
-    __slots__ = ("format", "path", "sha256", "size", "url")
+    ``sha256`` is empty for a public artifact whose full digest is not published (only
+    torch.hub's 8-hex ``sha256_prefix``, or nothing for a hub code archive): mlpm checks
+    the prefix on download and pins the full digest in mlpm.lock at first install.
+    ``role`` tells the parts of a multi-file package apart ("code", "weights", "model");
+    ``upstream`` is the URL the model's own code would download it from, which mlpm
+    serves from its store instead.
+    """
 
-    def __init__(self, format: str, path: str, sha256: str, size: int, url: str):  # noqa: A002
+    __slots__ = ("format", "path", "sha256", "size", "url", "role", "upstream", "sha256_prefix")
+    _OPTIONAL = ("role", "upstream", "sha256_prefix")
+
+    def __init__(self, format: str, path: str, sha256: str, size: int | None, url: str,  # noqa: A002
+                 role: str | None = None, upstream: str | None = None,
+                 sha256_prefix: str | None = None):
         set_ = object.__setattr__
         set_(self, "format", format)
         set_(self, "path", path)  # file name inside the package, e.g. "model.onnx"
         set_(self, "sha256", sha256)
         set_(self, "size", size)
         set_(self, "url", url)  # relative to the registry root, or an absolute http(s) URL
+        set_(self, "role", role)
+        set_(self, "upstream", upstream)
+        set_(self, "sha256_prefix", sha256_prefix)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("an Artifact is immutable")
 
     def _key(self) -> tuple:
-        return (self.format, self.path, self.sha256, self.size, self.url)
+        return tuple(getattr(self, f) for f in self.__slots__)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Artifact) and self._key() == other._key()
@@ -123,15 +138,42 @@ class Artifact:
     def __repr__(self) -> str:
         return f"Artifact({self.format!r}, {self.path!r}, {self.sha256[:12]!r}..., {self.size})"
 
+    @property
+    def pinned(self) -> bool:
+        """Whether the full sha256 is known (else it is pinned at first install)."""
+        return bool(self.sha256)
+
+    def pin(self, sha256: str, size: int) -> Artifact:
+        """This artifact with its full digest and size, as measured on first download."""
+        return Artifact(self.format, self.path, sha256, size, self.url, self.role,
+                        self.upstream, self.sha256_prefix)
+
     def to_json(self) -> dict[str, Any]:
-        return {"format": self.format, "path": self.path, "sha256": self.sha256,
-                "size": self.size, "url": self.url}
+        data: dict[str, Any] = {"format": self.format, "path": self.path}
+        if self.sha256:
+            data["sha256"] = self.sha256
+        if self.size is not None:
+            data["size"] = self.size
+        data["url"] = self.url
+        for key in self._OPTIONAL:
+            if getattr(self, key) is not None:
+                data[key.replace("_", "-")] = getattr(self, key)
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Artifact:
+        sha = str(data.get("sha256") or "")
+        prefix = data.get("sha256-prefix")
+        if not sha and not prefix and not str(data.get("url", "")).startswith("http"):
+            raise ValueError("an artifact in the registry needs its sha256")
+        if prefix is not None and not _PREFIX.fullmatch(str(prefix)):
+            raise ValueError(f"the artifact's sha256-prefix '{prefix}' is not hex digits")
         return cls(format=str(data["format"]), path=_check_relative(str(data["path"]), "path"),
-                   sha256=check_sha256(str(data["sha256"])), size=int(data["size"]),
-                   url=_check_url(str(data["url"])))
+                   sha256=check_sha256(sha) if sha else "",
+                   size=int(data["size"]) if data.get("size") is not None else None,
+                   url=_check_url(str(data["url"])), role=data.get("role"),
+                   upstream=data.get("upstream"),
+                   sha256_prefix=str(prefix) if prefix is not None else None)
 
 
 def _check_relative(text: str, what: str) -> str:
@@ -179,7 +221,7 @@ class Record:
 
     @property
     def size(self) -> int:
-        return sum(a.size for a in self.artifacts)
+        return sum(a.size or 0 for a in self.artifacts)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.extra.get(key, default)

@@ -1,0 +1,1 @@
+"""Model interfaces: what a package takes and gives, read without importing a framework."""

@@ -1,0 +1,2 @@
+# ruff: noqa
+from .attention import Attention, MemEffAttention

@@ -1,0 +1,2 @@
+# ruff: noqa
+from .raft import RAFT, raft_large, raft_small

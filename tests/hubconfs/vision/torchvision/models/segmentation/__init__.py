@@ -1,0 +1,3 @@
+# ruff: noqa
+from .deeplabv3 import *
+from .fcn import *

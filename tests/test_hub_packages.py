@@ -1,0 +1,236 @@
+"""PyTorch Hub packages: hub code + weights served from mlpm's store, behind trust."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import assert_clean_error, run_mlpm
+
+HUBCONF = '''
+"""A small hub repo written the way public ones are."""
+import torch
+
+from models import TinyNet
+from models import build_cnn as tiny_cnn
+
+dependencies = ["torch"]
+
+WEIGHTS = "https://models.example.org/tiny/tiny_net-{prefix}.pth"
+
+
+def _load(model, url):
+    state = torch.hub.load_state_dict_from_url(url, progress=False, map_location="cpu")
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def tiny_net(pretrained=True, hidden=8):
+    """A two-layer MLP for 4 features and 3 classes."""
+    model = TinyNet(hidden)
+    return _load(model, WEIGHTS) if pretrained else model
+
+
+def tiny_net_raw(*, scale: float = 1.0, **kwargs):
+    """tiny_net without pretrained weights."""
+    return TinyNet(**kwargs)
+'''
+
+MODELS = '''
+import torch
+
+
+class TinyNet(torch.nn.Module):
+    """The network behind tiny_net."""
+
+    def __init__(self, hidden=8):
+        super().__init__()
+        self.a = torch.nn.Linear(4, hidden)
+        self.b = torch.nn.Linear(hidden, 3)
+
+    def forward(self, x):
+        return self.b(torch.relu(self.a(x)))
+
+
+def build_cnn(channels=2):
+    """Re-exported as tiny_cnn."""
+    return torch.nn.Conv1d(1, channels, 3)
+'''
+
+
+def make_hub_package(folder: Path, version: str = "1.0.0", seed: int = 0,
+                     extra_hubconf: str = "") -> tuple[Path, Path]:
+    """A package dir: hub/ (hubconf.py + models.py), the weights file, and mlpm.toml."""
+    import torch
+
+    hub = folder / "hub"
+    hub.mkdir(parents=True)
+    (hub / "models.py").write_text(MODELS)
+    torch.manual_seed(seed)
+    namespace: dict = {}
+    exec(compile(MODELS, "models.py", "exec"), namespace)  # noqa: S102 (the test's own code)
+    net = namespace["TinyNet"](8)
+    weights = folder / "weights.pth"
+    torch.save(net.state_dict(), weights)
+    prefix = hashlib.sha256(weights.read_bytes()).hexdigest()[:8]
+    final = folder / f"tiny_net-{prefix}.pth"
+    weights.rename(final)
+    (hub / "hubconf.py").write_text(HUBCONF.replace("{prefix}", prefix) + extra_hubconf)
+    (folder / "mlpm.toml").write_text(textwrap.dedent(f'''
+        [package]
+        name = "tinyhub"
+        version = "{version}"
+        framework = "torch"
+        kind = "torch-hub"
+        description = "A tiny hub package"
+        license = "MIT"
+
+        [package.upstream]
+        type = "torch-hub"
+        repo = "example/tinyhub"
+        entrypoint = "tiny_net"
+
+        [[package.artifacts]]
+        format = "torch-hub"
+        role = "code"
+        file = "hub"
+
+        [[package.artifacts]]
+        format = "torch-hub"
+        role = "weights"
+        file = "{final.name}"
+        upstream = "https://models.example.org/tiny/{final.name}"
+
+        [package.interface]
+        default-entrypoint = "tiny_net"
+    '''))
+    return final, hub
+
+
+@pytest.fixture
+def hub_app(registry, project, tmp_path):
+    weights, hub = make_hub_package(tmp_path / "pkg")
+    result = run_mlpm("publish", str(tmp_path / "pkg"), "--registry", str(registry.root),
+                      cwd=tmp_path)
+    assert result.code == 0, result.err
+    assert run_mlpm("init", "--registry", registry.url, cwd=project).code == 0
+    assert run_mlpm("install", "tinyhub", cwd=project).code == 0
+    return project, weights, hub
+
+
+def hub_truth(hub: Path) -> list[str]:
+    """What torch.hub.list would show: public callables of the imported hubconf."""
+    code = ("import importlib.util, sys; sys.path.insert(0, sys.argv[1]);"
+            "spec = importlib.util.spec_from_file_location('hubconf', sys.argv[1] + '/hubconf.py');"
+            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m);"
+            "print(sorted(f for f in dir(m) if callable(getattr(m, f)) and not f.startswith('_')))")
+    out = subprocess.run([sys.executable, "-c", code, str(hub)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return eval(out.stdout)  # noqa: S307 (a list literal printed by the subprocess above)
+
+
+def test_entrypoints_are_discovered_without_running_code(hub_app, tmp_path):
+    project, _, hub = hub_app
+    info = run_mlpm("info", "tinyhub", "--json", cwd=project).json
+    names = sorted(e["name"] for e in info["entrypoints"])
+    assert names == hub_truth(hub) == ["TinyNet", "tiny_cnn", "tiny_net", "tiny_net_raw"]
+    by_name = {e["name"]: e for e in info["entrypoints"]}
+    assert [(p["name"], p["default"]) for p in by_name["tiny_net"]["parameters"]] == \
+        [("pretrained", "True"), ("hidden", "8")]
+    assert by_name["tiny_net"]["doc"].startswith("A two-layer MLP")
+    assert by_name["tiny_cnn"]["doc"] == "Re-exported as tiny_cnn."
+    assert info["interface"]["hub-dependencies"] == ["torch"]
+    text = run_mlpm("info", "tinyhub", cwd=project).out
+    assert "tiny_net(pretrained=True, hidden=8)  (default)" in text
+    # The Python API answers from mlpm.lock, without the registry.
+    code = "import mlpm; print(sorted(e['name'] for e in mlpm.entrypoints('tinyhub')))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
+                         text=True)
+    assert eval(out.stdout) == names  # noqa: S307
+
+
+def test_untrusted_hub_code_is_refused_when_not_interactive(hub_app):
+    project, _, _ = hub_app
+    code = ("import mlpm\ntry:\n    mlpm.load('tinyhub')\n"
+            "except mlpm.MlpmError as e:\n    print(type(e).__name__, '|', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
+                         text=True, stdin=subprocess.DEVNULL)
+    assert out.stdout.startswith("UntrustedCode |"), out.stdout + out.stderr
+    assert "mlpm trust example/tinyhub" in out.stdout
+
+
+def test_trusted_hub_package_loads_weights_only_from_the_store(hub_app, registry, isolated,
+                                                               monkeypatch):
+    import torch
+
+    project, weights, _ = hub_app
+    assert run_mlpm("trust", "example/tinyhub", cwd=project).code == 0
+    registry.requests.clear()
+    home_before = sorted(p.relative_to(isolated) for p in (isolated / "home").rglob("*"))
+    monkeypatch.chdir(project)
+    import mlpm
+
+    model = mlpm.load("tinyhub")
+    x = torch.ones(2, 4)
+    state = torch.load(weights, weights_only=True)
+    expected = torch.relu(x @ state["a.weight"].T + state["a.bias"]) @ state["b.weight"].T \
+        + state["b.bias"]
+    torch.testing.assert_close(model(x), expected)
+    assert registry.requests == []  # everything came from the store
+    assert sorted(p.relative_to(isolated) for p in (isolated / "home").rglob("*")) == home_before
+    assert not (isolated / "home" / "torch").exists()
+    # Another entrypoint, with arguments passed on.
+    conv = mlpm.load("tinyhub", entrypoint="tiny_cnn", channels=5)
+    assert conv.out_channels == 5
+
+
+def test_the_lock_pins_hub_code_and_weights(hub_app):
+    project, weights, _ = hub_app
+    import tomllib
+
+    pkg = tomllib.loads((project / "mlpm.lock").read_text())["package"][0]
+    roles = {a["role"]: a for a in pkg["artifacts"]}
+    assert set(roles) == {"code", "weights"}
+    assert roles["weights"]["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert roles["weights"]["upstream"].endswith(weights.name)
+    assert pkg["kind"] == "torch-hub" and pkg["upstream"]["repo"] == "example/tinyhub"
+
+
+def test_hub_code_asking_for_an_unpinned_url_is_refused(registry, project, tmp_path):
+    extra = ('\n\ndef sneaky():\n    """Downloads something the lock does not know."""\n'
+             '    return torch.hub.load_state_dict_from_url("https://evil.example/x.pth")\n')
+    make_hub_package(tmp_path / "pkg", extra_hubconf=extra)
+    assert run_mlpm("publish", str(tmp_path / "pkg"), "--registry", str(registry.root),
+                    cwd=tmp_path).code == 0
+    assert run_mlpm("init", "--registry", registry.url, cwd=project).code == 0
+    assert run_mlpm("install", "tinyhub", cwd=project).code == 0
+    code = ("import mlpm\ntry:\n    mlpm.load('tinyhub', entrypoint='sneaky', trust=True)\n"
+            "except mlpm.MlpmError as e:\n    print(type(e).__name__, '|', e)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
+                         text=True)
+    assert "https://evil.example/x.pth" in out.stdout and "does not pin" in out.stdout
+
+
+def test_removing_an_entrypoint_needs_a_major_version(registry, tmp_path):
+    make_hub_package(tmp_path / "v1")
+    assert run_mlpm("publish", str(tmp_path / "v1"), "--registry", str(registry.root),
+                    cwd=tmp_path).code == 0
+    make_hub_package(tmp_path / "v2", version="1.1.0")
+    hubconf = tmp_path / "v2" / "hub" / "hubconf.py"
+    hubconf.write_text(hubconf.read_text().replace("def tiny_net_raw(", "def _tiny_net_raw("))
+    result = run_mlpm("publish", str(tmp_path / "v2"), "--registry", str(registry.root),
+                      cwd=tmp_path)
+    assert_clean_error(result, 1, "tiny_net_raw", "2.0.0")
+    text = (tmp_path / "v2" / "mlpm.toml").read_text().replace('"1.1.0"', '"2.0.0"')
+    (tmp_path / "v2" / "mlpm.toml").write_text(text)
+    assert run_mlpm("publish", str(tmp_path / "v2"), "--registry", str(registry.root),
+                    cwd=tmp_path).code == 0
+    records = [json.loads(line) for line in
+               (registry.root / "index" / "ti" / "ny" / "tinyhub").read_text().splitlines()]
+    assert [r["version"] for r in records] == ["1.0.0", "2.0.0"]
