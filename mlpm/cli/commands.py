@@ -43,10 +43,10 @@ def _project_or_none():
         return None
 
 
-def _size(n: int) -> str:
+def _size(n: int | None) -> str:
     from mlpm.store import human_size
 
-    return human_size(n)
+    return "size unknown" if n is None else human_size(n)
 
 
 registry_option = click.option(
@@ -324,7 +324,7 @@ def info(spec: str, offline: bool, registry: str | None, as_json: bool) -> None:
     click.echo(f"{'registry:':<14}{data['registry']}")
     click.echo("formats:")
     for fmt in data["formats"]:
-        click.echo(f"  {fmt['format']:<18}{fmt['file']:<20}{_size(fmt['size'])}")
+        click.echo(f"  {fmt['format']:<18}{fmt['file']:<24} {_size(fmt['size'])}")
     if data.get("metrics"):
         click.echo("metrics:")
         for key, value in data["metrics"].items():

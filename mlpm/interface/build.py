@@ -119,7 +119,12 @@ def _describe(files, declared, scratch) -> tuple[dict, str | None]:
             weights.append("sha256:" + digest)
     if discovered:
         iface["discovered"] = discovered
-    if not weights or not known:
+    if not weights:
         return iface, None
+    if not known:  # only prefixes/URLs are public: still tells different weights apart
+        ids = sorted(f"{f}|{d}" for f, role, p, d in files if p is None
+                     and role in (None, "weights", "model"))
+        urls = hashlib.sha256("\n".join(ids).encode()).hexdigest()
+        return iface, "unverified:" + urls
     combined = hashlib.sha256("\n".join(sorted(set(weights))).encode()).hexdigest()
     return iface, "sha256:" + combined

@@ -218,7 +218,7 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
     from mlpm.interface.build import describe
     from mlpm.interface.diff import fingerprint
 
-    described = [(i.format, i.role, i.file, i.sha256 or i.prefix or "") for i in items]
+    described = [(i.format, i.role, i.file, i.sha256 or i.prefix or i.url or "") for i in items]
     interface, weights = describe(meta["kind"], described, meta.get("interface"))
     meta["interface"] = interface
     meta["fingerprint"] = fingerprint(interface)

@@ -104,7 +104,7 @@ def info(name_or_spec: str, *, session: Session, project: Project | None) -> dic
         "latest": latest,
         "newer_available": latest is not None and semver.compare(latest, chosen.version) > 0,
         "installed": installed,
-        "size": chosen.size,
+        "size": chosen.size if all(a.size is not None for a in chosen.artifacts) else None,
         "formats": [{"format": a.format, "file": a.path, "size": a.size, "sha256": a.sha256}
                     for a in chosen.artifacts],
         "versions": [{"version": r.version, "yanked": r.yanked,
@@ -152,7 +152,8 @@ def diff_versions(spec_a: str, spec_b: str, *, session: Session,
         "metrics": {k: [metrics_a.get(k), metrics_b.get(k)]
                     for k in sorted(set(metrics_a) | set(metrics_b))
                     if metrics_a.get(k) != metrics_b.get(k)},
-        "size": [a.size, b.size],
+        "size": [a.size if all(x.size is not None for x in a.artifacts) else None,
+                 b.size if all(x.size is not None for x in b.artifacts) else None],
         "formats": {"removed": [f for f in a.formats if f not in b.formats],
                     "added": [f for f in b.formats if f not in a.formats]},
         "release_notes": [{"version": r.version, "notes": r.get("release-notes", "")}
