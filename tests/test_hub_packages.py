@@ -234,3 +234,42 @@ def test_removing_an_entrypoint_needs_a_major_version(registry, tmp_path):
     records = [json.loads(line) for line in
                (registry.root / "index" / "ti" / "ny" / "tinyhub").read_text().splitlines()]
     assert [r["version"] for r in records] == ["1.0.0", "2.0.0"]
+
+
+def test_a_terminal_user_is_asked_and_the_answer_is_remembered(hub_app):
+    import os
+    import pty
+    import time
+
+    project, _, _ = hub_app
+    code = "import mlpm; m = mlpm.load('tinyhub'); print('LOADED', type(m).__name__)"
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=project, stdin=follower,
+                            stdout=subprocess.PIPE, stderr=follower, text=True)
+    os.close(follower)
+    seen = b""
+    deadline = time.time() + 60
+    while b"Trust this source?" not in seen and time.time() < deadline:
+        seen += os.read(leader, 1024)
+    assert b"runs Python code from example/tinyhub" in seen
+    os.write(leader, b"y\n")
+    out, _ = proc.communicate(timeout=60)
+    os.close(leader)
+    assert proc.returncode == 0 and "LOADED TinyNet" in out
+    # Remembered: a non-interactive run now loads without asking.
+    again = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
+                           text=True, stdin=subprocess.DEVNULL)
+    assert "LOADED TinyNet" in again.stdout, again.stderr
+
+
+def test_install_trust_flag_trusts_the_hub_source(registry, project, tmp_path):
+    make_hub_package(tmp_path / "pkg")
+    assert run_mlpm("publish", str(tmp_path / "pkg"), "--registry", str(registry.root),
+                    cwd=tmp_path).code == 0
+    assert run_mlpm("init", "--registry", registry.url, cwd=project).code == 0
+    result = run_mlpm("install", "tinyhub", "--trust", cwd=project)
+    assert result.code == 0 and "trusted example/tinyhub" in result.err
+    code = "import mlpm; print(type(mlpm.load('tinyhub')).__name__)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
+                         text=True, stdin=subprocess.DEVNULL)
+    assert out.stdout.strip() == "TinyNet", out.stderr

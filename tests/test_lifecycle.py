@@ -429,3 +429,20 @@ def test_published_onnx_matches_the_file(registry, tmp_path):
     art = record["artifacts"][0]
     assert (registry.root / art["url"]).read_bytes() == file.read_bytes()
     assert art["size"] == file.stat().st_size and record["yanked"] is False
+
+
+def test_outdated_and_upgrade_latest_show_how_the_next_major_breaks(registry, project,
+                                                                   tmp_path):
+    make_onnx(tmp_path / "v1.onnx", 1, output_name="y")
+    make_onnx(tmp_path / "v2.onnx", 2, output_name="probabilities")
+    publish(registry.root, tmp_path / "v1.onnx", "lin", "1.0.0")
+    publish(registry.root, tmp_path / "v2.onnx", "lin", "2.0.0")
+    start(project, registry)
+    assert run_mlpm("install", "lin@1", cwd=project).code == 0
+    (row,) = run_mlpm("outdated", "--json", cwd=project).json
+    assert row["latest"] == "2.0.0" and any("'y'" in b for b in row["breaking"])
+    assert "probabilities" in run_mlpm("outdated", cwd=project).out
+    result = run_mlpm("upgrade", "lin", "--latest", cwd=project)
+    assert result.code == 0, result.err
+    assert "note: lin 1.0.0 -> 2.0.0 breaks the interface" in result.out
+    assert "'y'" in result.out

@@ -114,11 +114,13 @@ def _result_json(result) -> dict[str, Any]:
 @click.argument("specs", nargs=-1, metavar="[NAME[@RANGE]]...")
 @click.option("--frozen", is_flag=True,
               help="Fail if mlpm.lock does not match the manifest (CI mode).")
+@click.option("--trust", "trust_code", is_flag=True,
+              help="Trust the hub-code sources of the PyTorch Hub packages installed.")
 @offline_option
 @registry_option
 @json_option
-def install(specs: tuple[str, ...], frozen: bool, offline: bool, registry: str | None,
-            as_json: bool) -> None:
+def install(specs: tuple[str, ...], frozen: bool, trust_code: bool, offline: bool,
+            registry: str | None, as_json: bool) -> None:
     """Install packages, or with no NAME exactly what mlpm.lock pins (like `npm ci`).
 
     NAME@1.2 installs the newest 1.2.x and keeps "1.2" in the manifest; NAME or
@@ -131,11 +133,26 @@ def install(specs: tuple[str, ...], frozen: bool, offline: bool, registry: str |
     """
     from mlpm.ops.install import install as run
 
-    result = run(_project(), list(specs), session=_session(registry, offline), frozen=frozen)
+    project = _project()
+    result = run(project, list(specs), session=_session(registry, offline), frozen=frozen)
     if as_json:
         _emit_json(_result_json(result))
     else:
         _print_changes(result, "installed")
+    if trust_code:
+        _trust_hub_sources(project, [s.split("@", 1)[0] for s in specs])
+
+
+def _trust_hub_sources(project, names: list[str]) -> None:
+    from mlpm.project import Lock
+    from mlpm.trust import trust
+
+    lock = Lock.read(project.lock_path)
+    for pkg in lock.packages.values() if lock else []:
+        if pkg.kind == "torch-hub" and (not names or pkg.name in names):
+            source = pkg.upstream.get("repo") or f"{pkg.registry}#{pkg.name}"
+            trust(source)
+            click.echo(f"trusted {source} (hub code of {pkg.name})", err=True)
 
 
 @cli.command(context_settings=CONTEXT)
