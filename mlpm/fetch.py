@@ -68,12 +68,22 @@ class _Transient(Exception):
 
 
 def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delay-seconds or an HTTP-date (RFC 9110)."""
     if not value:
         return None
     try:
-        return min(float(value), MAX_RETRY_AFTER)
+        seconds = float(value)
     except ValueError:
+        import email.utils
+
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - time.time()
+    if seconds != seconds:  # NaN
         return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _with_retries(url: str, attempt_fn):
@@ -223,6 +233,8 @@ def fetch_blob(store: Store, url: str, sha256: str, size: int | None, *, label: 
 
 def _download_once(store: Store, url: str, key: str, sha256: str, size: int | None, label: str,
                    prefix: str | None) -> Path:
+    import requests
+
     part = store.partial_path(key)
     offset = part.stat().st_size if part.exists() else 0
     if size is not None and offset > size:
@@ -265,6 +277,12 @@ def _download_once(store: Store, url: str, key: str, sha256: str, size: int | No
                         bar.update(len(chunk))
                         if size is not None and written > size:
                             break  # more bytes than recorded: wrong content, stop reading
+        except requests.RequestException:
+            # A network failure mid-body (read timeout, reset, short read). requests'
+            # exceptions are OSErrors too, so this must come first: keep the partial file
+            # and let _with_retries resume it, instead of calling it a disk failure.
+            hasher.hexdigest()
+            raise
         except OSError as exc:
             hasher.hexdigest()
             part.unlink(missing_ok=True)

@@ -47,8 +47,10 @@ def choose_format(pkg: LockedPackage, fmt: str | None) -> str:
 
 
 def choose_artifact(pkg: LockedPackage, fmt: str | None):
+    """The artifact of that format (for a multi-file format, its code or model part)."""
     fmt = choose_format(pkg, fmt)
-    return next(a for a in pkg.artifacts if a.format == fmt)
+    parts = [a for a in pkg.artifacts if a.format == fmt]
+    return next((a for a in parts if a.role in ("code", "model")), parts[0])
 
 
 def _ensure(pkg: LockedPackage, artifacts: list) -> list[Path]:
@@ -90,14 +92,23 @@ def _label(pkg: LockedPackage) -> str:
     return f"{pkg.name}@{pkg.version}"
 
 
+def trust_source(pkg: LockedPackage) -> str:
+    """Whose code a hub package runs: the GitHub repo when the code archive comes from it,
+    else the registry that serves the code (a registry cannot borrow a repo's trust)."""
+    repo = pkg.upstream.get("repo")
+    code = next((a for a in pkg.artifacts if a.role == "code"), None)
+    if repo and code is not None and code.url.startswith(f"https://github.com/{repo}/"):
+        return repo
+    return f"{pkg.registry}#{repo or pkg.name}"
+
+
 def _load_hub(pkg: LockedPackage, entrypoint: str | None, trust: bool,
               kwargs: dict[str, Any]) -> Any:
     from mlpm.frameworks.torch_hub import load_entrypoint
     from mlpm.store import Store
     from mlpm.trust import ensure_trusted
 
-    source = pkg.upstream.get("repo") or f"{pkg.registry}#{pkg.name}"
-    ensure_trusted(source, _label(pkg), trust_now=trust)
+    ensure_trusted(trust_source(pkg), _label(pkg), trust_now=trust)
     hub_artifacts = [a for a in pkg.artifacts if a.format == "torch-hub"]
     code = [a for a in hub_artifacts if a.role == "code"]
     if not code:
@@ -167,10 +178,12 @@ def interface(name: str, *, project_dir: Path | None = None,
     """The interface record of ``name``: from mlpm.lock when installed, else the registry."""
     from mlpm.errors import ProjectNotFound
 
+    locked = None
     try:
         _, pkg = locked_package(name, project_dir)
         if pkg.interface:
             return pkg.interface
+        locked = pkg.version
     except (ProjectNotFound, NotInstalled, StaleLock):
         pass
     from mlpm.ops import Session
@@ -182,6 +195,6 @@ def interface(name: str, *, project_dir: Path | None = None,
     except ProjectNotFound:
         project = None
     records = session.open(session.registry_location(project)).records(name)
-    newest = latest_version(records)
-    record = next(r for r in records if r.version == newest)
+    wanted = locked or latest_version(records)
+    record = next(r for r in records if r.version == wanted)
     return record.get("interface") or {}

@@ -221,7 +221,7 @@ class LockedPackage:
             fingerprint=data.get("fingerprint"),
             kind=data.get("kind"),
             interface=_from_toml_safe(data.get("interface")),
-            upstream=data.get("upstream"),
+            upstream=_from_toml_safe(data.get("upstream")),
         )
 
 
@@ -248,7 +248,7 @@ class Lock:
             )
         try:
             packages = [LockedPackage.from_toml(p) for p in data.get("package", [])]
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ManifestError(f"{path} is damaged ({exc}); delete it and run `mlpm install` "
                                 "to lock again.") from None
         return cls(str(data.get("manifest-hash", "")), {p.name: p for p in packages})

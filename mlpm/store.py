@@ -188,8 +188,8 @@ class Store:
 
     def _write_failure(self, exc: OSError, size: int | None) -> str:
         need = f" ({human_size(size)} needed)" if size else ""
-        return (f"cannot write to the cache at {self.root}: {exc.strerror}{need}; free disk "
-                "space or set MLPM_CACHE_DIR to a writable directory with room.")
+        return (f"cannot write to the cache at {self.root}: {exc.strerror or exc}{need}; free "
+                "disk space or set MLPM_CACHE_DIR to a writable directory with room.")
 
     # -- managed entries -----------------------------------------------------------------
 

@@ -155,14 +155,14 @@ def test_entrypoints_are_discovered_without_running_code(hub_app, tmp_path):
     assert eval(out.stdout) == names  # noqa: S307
 
 
-def test_untrusted_hub_code_is_refused_when_not_interactive(hub_app):
+def test_untrusted_hub_code_is_refused_when_not_interactive(hub_app, registry):
     project, _, _ = hub_app
     code = ("import mlpm\ntry:\n    mlpm.load('tinyhub')\n"
             "except mlpm.MlpmError as e:\n    print(type(e).__name__, '|', e)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
                          text=True, stdin=subprocess.DEVNULL)
     assert out.stdout.startswith("UntrustedCode |"), out.stdout + out.stderr
-    assert "mlpm trust example/tinyhub" in out.stdout
+    assert f"mlpm trust {registry.url}#example/tinyhub" in out.stdout
 
 
 def test_trusted_hub_package_loads_weights_only_from_the_store(hub_app, registry, isolated,
@@ -170,7 +170,7 @@ def test_trusted_hub_package_loads_weights_only_from_the_store(hub_app, registry
     import torch
 
     project, weights, _ = hub_app
-    assert run_mlpm("trust", "example/tinyhub", cwd=project).code == 0
+    assert run_mlpm("trust", f"{registry.url}#example/tinyhub", cwd=project).code == 0
     registry.requests.clear()
     home_before = sorted(p.relative_to(isolated) for p in (isolated / "home").rglob("*"))
     monkeypatch.chdir(project)
@@ -251,7 +251,7 @@ def test_a_terminal_user_is_asked_and_the_answer_is_remembered(hub_app):
     deadline = time.time() + 60
     while b"Trust this source?" not in seen and time.time() < deadline:
         seen += os.read(leader, 1024)
-    assert b"runs Python code from example/tinyhub" in seen
+    assert b"runs Python code from http://127.0.0.1" in seen and b"example/tinyhub" in seen
     os.write(leader, b"y\n")
     out, _ = proc.communicate(timeout=60)
     os.close(leader)
@@ -268,8 +268,19 @@ def test_install_trust_flag_trusts_the_hub_source(registry, project, tmp_path):
                     cwd=tmp_path).code == 0
     assert run_mlpm("init", "--registry", registry.url, cwd=project).code == 0
     result = run_mlpm("install", "tinyhub", "--trust", cwd=project)
-    assert result.code == 0 and "trusted example/tinyhub" in result.err
+    assert result.code == 0 and f"trusted {registry.url}#example/tinyhub" in result.err
     code = "import mlpm; print(type(mlpm.load('tinyhub')).__name__)"
     out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
                          text=True, stdin=subprocess.DEVNULL)
     assert out.stdout.strip() == "TinyNet", out.stderr
+
+
+def test_a_registry_cannot_borrow_the_trust_of_a_github_repo(hub_app, registry):
+    """Trusting pytorch/vision must not let any registry run its own code under that name."""
+    project, _, _ = hub_app
+    assert run_mlpm("trust", "example/tinyhub", cwd=project).code == 0  # the GitHub repo
+    code = ("import mlpm\ntry:\n    mlpm.load('tinyhub')\n"
+            "except mlpm.MlpmError as e:\n    print(type(e).__name__)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
+                         text=True, stdin=subprocess.DEVNULL)
+    assert out.stdout.strip() == "UntrustedCode"

@@ -144,13 +144,14 @@ def install(specs: tuple[str, ...], frozen: bool, trust_code: bool, offline: boo
 
 
 def _trust_hub_sources(project, names: list[str]) -> None:
+    from mlpm.loading import trust_source
     from mlpm.project import Lock
     from mlpm.trust import trust
 
     lock = Lock.read(project.lock_path)
     for pkg in lock.packages.values() if lock else []:
         if pkg.kind == "torch-hub" and (not names or pkg.name in names):
-            source = pkg.upstream.get("repo") or f"{pkg.registry}#{pkg.name}"
+            source = trust_source(pkg)
             trust(source)
             click.echo(f"trusted {source} (hub code of {pkg.name})", err=True)
 
@@ -353,7 +354,7 @@ def info(spec: str, offline: bool, registry: str | None, as_json: bool) -> None:
     if data.get("python-requires"):
         click.echo("python:       " + ", ".join(data["python-requires"]))
     _show_interface(data)
-    if data.get("upstream"):
+    if isinstance(data.get("upstream"), dict):
         up = data["upstream"]
         where = up.get("repo") or up.get("handle") or up.get("url") or ""
         ref = up.get("commit") or up.get("ref") or up.get("revision") or up.get("version") or ""
@@ -370,17 +371,28 @@ def _shape(shape) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
+def _params(parameters: list[dict]) -> str:
+    """A Python-style parameter list: name=default, *args, a bare * before keyword-only."""
+    out: list[str] = []
+    star = False
+    for p in parameters:
+        kind = p.get("kind")
+        if kind == "keyword_only" and not star:
+            out.append("*")
+        star = star or kind in ("keyword_only", "var_positional")
+        prefix = {"var_positional": "*", "var_keyword": "**"}.get(kind, "")
+        default = f"={p['default']}" if p.get("default") is not None else ""
+        out.append(prefix + p["name"] + default)
+    return ", ".join(out)
+
+
 def _show_interface(data: dict) -> None:
     iface = data.get("interface") or {}
     if data.get("entrypoints"):
         default = iface.get("default-entrypoint")
         click.echo("entrypoints:")
         for ep in data["entrypoints"]:
-            params = ", ".join(
-                ("*" if p.get("kind") == "var_positional" else
-                 "**" if p.get("kind") == "var_keyword" else "") + p["name"]
-                + (f"={p['default']}" if p.get("default") is not None else "")
-                for p in ep.get("parameters", []))
+            params = _params(ep.get("parameters", []))
             mark = "  (default)" if ep["name"] == default else ""
             known = "" if ep.get("known", True) else "  (parameters not statically known)"
             click.echo(f"  {ep['name']}({params}){mark}{known}")
@@ -396,7 +408,7 @@ def _show_interface(data: dict) -> None:
             click.echo(f"  {sig['name']}({ins}) -> {outs}")
     for key in ("preprocessing", "labels"):
         if iface.get(key):
-            click.echo(f"{key + ':':<14}{iface[key]}")
+            click.echo(f"{key + ':':<15}{iface[key]}")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -432,7 +444,8 @@ def diff(a: str, b: str, offline: bool, registry: str | None, as_json: bool) -> 
         click.echo(f"formats: +{', '.join(data['formats']['added']) or '-'} "
                    f"-{', '.join(data['formats']['removed']) or '-'}")
     for note in data["release_notes"]:
-        click.echo(f"{note['version']}: {note['notes']}")
+        if note["notes"]:
+            click.echo(f"{note['version']}: {note['notes']}")
 
 
 @cli.command("trust", context_settings=CONTEXT)

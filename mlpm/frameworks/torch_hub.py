@@ -95,3 +95,14 @@ def load_entrypoint(repo: Path, entrypoint: str, weights: dict[str, Path], hub_d
         finally:
             if str(repo) in sys.path:
                 sys.path.remove(str(repo))
+            _forget_modules_from(repo)
+
+
+def _forget_modules_from(repo: Path) -> None:
+    """Drop the repo's own modules (e.g. its `models`) from sys.modules, so the next hub
+    package that has a module of the same name imports its own, not this one."""
+    root = str(repo.resolve())
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) or ""
+        if file and os.path.realpath(file).startswith(root + os.sep):
+            del sys.modules[name]

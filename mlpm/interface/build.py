@@ -115,8 +115,10 @@ def _describe(files, declared, scratch) -> tuple[dict, str | None]:
             discovered.append("entrypoints")
         elif fmt in ("torchscript", "exported-program"):
             weights.append(_zip_tensors_digest(path))
-        else:
-            weights.append("sha256:" + digest)
+        elif path.is_file():  # hub weights, state dicts, tflite: the bytes are the weights
+            from mlpm.store import file_sha256
+
+            weights.append("sha256:" + file_sha256(path))
     if discovered:
         iface["discovered"] = discovered
     if not weights:

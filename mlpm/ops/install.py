@@ -58,10 +58,17 @@ def _stale_reason(project: Project, lock: Lock | None) -> str:
     return f"{manifest} changed since mlpm.lock was written"
 
 
-def _lock_from(session: Session, location: str, resolution) -> Lock:
+def _lock_from(session: Session, location: str, resolution, old: Lock | None) -> Lock:
+    """The new lock; a version locked before keeps the digests pinned at first install."""
     lock = Lock("")
     for name, record in resolution.records.items():
-        lock.packages[name] = locked_from_record(record, location, resolution.edges[name])
+        pkg = locked_from_record(record, location, resolution.edges[name])
+        before = old.packages.get(name) if old else None
+        if before is not None and before.version == pkg.version:
+            pinned = {(a.format, a.path, a.url): a for a in before.artifacts if a.pinned}
+            pkg.artifacts = [a if a.pinned else pinned.get((a.format, a.path, a.url), a)
+                             for a in pkg.artifacts]
+        lock.packages[name] = pkg
     return lock
 
 
@@ -107,7 +114,7 @@ def install(project: Project, specs: list[str] | None = None, *, session: Sessio
                             "`mlpm install` without --frozen to update it, then commit mlpm.lock.")
         resolution = resolve(session.open(location), project.dependencies,
                              locked=_pins(lock), unpinned=set())
-        return _apply(session, project, lock, _lock_from(session, location, resolution),
+        return _apply(session, project, lock, _lock_from(session, location, resolution, lock),
                       InstallResult())
 
     from mlpm.resolve import resolve
@@ -121,7 +128,7 @@ def install(project: Project, specs: list[str] | None = None, *, session: Sessio
     for name, rng in parsed:
         project.dependencies[name] = save_range(resolution.records[name].version, rng)
         result.saved[name] = project.dependencies[name]
-    return _apply(session, project, lock, _lock_from(session, location, resolution), result)
+    return _apply(session, project, lock, _lock_from(session, location, resolution, lock), result)
 
 
 def _pins(lock: Lock | None) -> dict[str, str]:
@@ -182,7 +189,7 @@ def upgrade(project: Project, names: list[str] | None = None, *, session: Sessio
             if old and old != new:
                 for text in breaking(registry, name, old, new):
                     result.notes.append(f"{name} {old} -> {new} breaks the interface: {text}")
-    return _apply(session, project, lock, _lock_from(session, location, resolution), result)
+    return _apply(session, project, lock, _lock_from(session, location, resolution, lock), result)
 
 
 class Outdated:

@@ -131,6 +131,15 @@ def _items_from_table(folder: Path, manifest: Path, pkg: dict[str, Any]) -> list
                                "(shipped in the registry) or url (fetched at install).")
         if "url" in entry and not str(entry["url"]).startswith(("http://", "https://")):
             raise PublishError(f"the artifact url '{entry['url']}' in {manifest} must be http(s).")
+        if "url" in entry:
+            try:  # the record must parse again when read from the index
+                Artifact.from_json({**entry, "path": entry.get("path", "")})
+            except (ValueError, KeyError, TypeError) as exc:
+                raise PublishError(f"[[package.artifacts]] {entry['url']} in {manifest}: {exc}; "
+                                   "give path, and sha256 (64 hex) or sha256-prefix.") from None
+            if not entry.get("path"):
+                raise PublishError(f"[[package.artifacts]] {entry['url']} in {manifest} needs "
+                                   "path (the file name, e.g. resnet50-11ad3fa6.pth).")
         items.append(_Item(
             str(entry["format"]), entry.get("role"),
             file=local(entry["file"]) if "file" in entry else None, url=entry.get("url"),
@@ -211,6 +220,12 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
         raise PublishError(f"unknown framework '{framework}'; use one of "
                            f"{', '.join(sorted(set(FORMAT_FRAMEWORK.values())))}.")
     meta.setdefault("kind", items[0].format)
+    if meta["kind"] not in FORMAT_FRAMEWORK:
+        raise PublishError(f"unknown kind '{meta['kind']}'; use one of "
+                           f"{', '.join(FORMAT_FRAMEWORK)}.")
+    for key in ("upstream", "interface", "metrics"):
+        if key in meta and not isinstance(meta[key], dict):
+            raise PublishError(f"[package] {key} must be a table ([package.{key}]).")
     if isinstance(meta.get("python-requires"), str):
         meta["python-requires"] = [meta["python-requires"]]
     _check_python_requires(meta.get("python-requires", []))
@@ -319,6 +334,9 @@ def _store_item(reg_dir: Path, item: _Item) -> Artifact:
         return Artifact(format=item.format, path=item.name, sha256=item.sha256, size=item.size,
                         url=item.url or "", role=item.role, upstream=item.upstream,
                         sha256_prefix=item.prefix)
+    if item.sha256 and file_sha256(item.file) != item.sha256:
+        raise PublishError(f"{item.file} does not match the sha256 its mlpm.toml declares; fix "
+                           "the declared digest or the file.")
     if item.file.is_dir():
         from mlpm.archive import pack_dir
 

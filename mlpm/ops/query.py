@@ -9,7 +9,7 @@ from mlpm.errors import NoMatchingVersion, NotInstalled, StaleLock
 from mlpm.ops import Session
 from mlpm.ops.install import latest_version
 from mlpm.project import Lock, Project
-from mlpm.registry.records import parse_spec
+from mlpm.registry.records import check_name, parse_spec
 from mlpm.resolve import PROJECT
 
 
@@ -58,6 +58,7 @@ def why(project: Project, name: str) -> list[list[str]]:
 
     e.g. [["the project (needs head@^1)", "head@1.0.0", "tiny@1.2.0"]]
     """
+    check_name(name)
     lock = _lock(project)
     if name not in lock.packages:
         raise NotInstalled(f"{name} is not installed in this project; `mlpm list` shows what is.")

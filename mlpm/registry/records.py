@@ -267,7 +267,7 @@ def parse_index_file(name: str, text: str) -> list[Record]:
             continue
         try:
             record = Record.from_json(json.loads(line))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(
                 f"the registry's index file for '{name}' is corrupt at line {lineno} ({exc}); "
                 "ask the registry's owner to repair it."
