@@ -133,10 +133,36 @@ def _load_hub(pkg: LockedPackage, entrypoint: str | None, trust: bool,
     return load_entrypoint(repo, entrypoint, weights, Store().hub_home(), _label(pkg), call)
 
 
+def _converted(pkg: LockedPackage, fmt: str, signature: str | None, trust: bool) -> Path:
+    """The file of ``pkg`` converted to ``fmt``: the cached conversion mlpm.lock records
+    (checked by size, not re-hashed: this is the hot path), else converted now."""
+    from mlpm.convert import Conversion
+    from mlpm.ops import Session
+    from mlpm.ops.convert import ensure_converted
+
+    def pick(conv) -> Path:  # one file per signature: the asked one, else serving_default
+        if len(conv.files) == 1:
+            return conv.path
+        return conv.file(signature or ("serving_default" if "serving_default" in
+                                       conv.signature_files else None))
+
+    session = Session.from_env()
+    for rec in pkg.conversions:
+        if rec.get("format") == fmt and rec.get("signature") in (signature, None):
+            conv = Conversion.read(session.store.root / "entries" / "converted" / rec["key"],
+                                   verify=False)
+            if conv is not None and (rec.get("signature") == signature or len(conv.files) > 1):
+                return pick(conv)
+    return pick(ensure_converted(pkg, fmt, session, signature=signature, trust=trust))
+
+
 def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
          signature: str | None = None, trust: bool = False, project_dir: Path | None = None,
-         **options: Any) -> Any:
+         context: str | None = None, **options: Any) -> Any:
     """Load the version of ``name`` that the nearest project's mlpm.lock pins.
+
+    A format the package does not publish (``format="onnx"``, or the best format for a
+    ``context=`` such as "edge") is converted once, parity-checked and cached.
 
     ONNX gives an ``onnxruntime.InferenceSession``; TorchScript a ``torch.jit`` module;
     an exported program its runnable module; a state dict the tensors (weights only);
@@ -148,6 +174,19 @@ def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
     >>> session.run(None, {"pixels": images})[0].argmax(1)  # doctest: +SKIP
     """
     _, pkg = locked_package(name, project_dir)
+    if context is not None and format is None:
+        from mlpm.ops.convert import wanted_format
+
+        format = wanted_format(pkg, {"context": context})
+    if format is not None and not any(a.format == format for a in pkg.artifacts):
+        file = _converted(pkg, format, signature, trust)
+        if format == "tflite":
+            from mlpm.frameworks.tensorflow import load_tflite
+
+            return load_tflite(file, _label(pkg))
+        from mlpm.frameworks import load_file
+
+        return load_file(format, file, _label(pkg), **options)
     fmt = choose_format(pkg, format)
     if fmt == "torch-hub":
         return _load_hub(pkg, entrypoint, trust, options)

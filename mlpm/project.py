@@ -48,6 +48,7 @@ class Project:
         self.manifest_path = manifest_path
         self.dependencies = dependencies if dependencies is not None else {}  # name -> range
         self.registry = registry
+        self.options: dict[str, dict[str, str]] = {}  # name -> {"format"/"context": ...}
 
     @property
     def in_pyproject(self) -> bool:
@@ -82,12 +83,17 @@ class Project:
             raise ManifestError(f"[dependencies] in {manifest_path} must be a table of "
                                 "name = \"range\" lines.")
         deps: dict[str, str] = {}
+        options: dict[str, dict[str, str]] = {}
         for name, value in deps_raw.items():
             try:
                 check_name(name)
             except ValueError as exc:
                 raise ManifestError(f"{manifest_path}: {exc}") from None
             rng = value.get("version") if isinstance(value, dict) else value
+            if isinstance(value, dict):
+                wanted = {k: str(value[k]) for k in ("format", "context") if k in value}
+                if wanted:
+                    options[name] = wanted
             if not isinstance(rng, str):
                 raise ManifestError(f"{manifest_path}: the dependency '{name}' needs a range "
                                     f"string, e.g. {name} = \"^1.2.0\".")
@@ -95,7 +101,9 @@ class Project:
         registry = table.get("registry")
         if registry is not None and not isinstance(registry, str):
             raise ManifestError(f"{manifest_path}: registry must be a string (a URL or a path).")
-        return cls(manifest_path.parent, manifest_path, deps, registry)
+        project = cls(manifest_path.parent, manifest_path, deps, registry)
+        project.options = options
+        return project
 
     @classmethod
     def init(cls, folder: Path) -> Project:
@@ -144,18 +152,33 @@ class Project:
             del deps[name]
         for name, rng in self.dependencies.items():
             current = deps.get(name)
-            if isinstance(current, dict):
+            wanted = self.options.get(name)
+            if wanted:
+                table = current if isinstance(current, dict) else tomlkit.inline_table()
+                table["version"] = rng
+                for key in ("format", "context"):
+                    if key in wanted:
+                        table[key] = wanted[key]
+                    elif key in table:
+                        del table[key]
+                deps[name] = table
+            elif isinstance(current, dict):
                 current["version"] = rng
             elif current != rng:
                 deps[name] = rng
+        for name in [n for n in self.options if n not in self.dependencies]:
+            del self.options[name]
         write_atomic(self.manifest_path, tomlkit.dumps(doc))
 
     def manifest_hash(self) -> str:
         """What the lock must match: the dependency ranges and the registry, not formatting."""
         import json
 
-        canon = json.dumps({"dependencies": dict(sorted(self.dependencies.items())),
-                            "registry": self.registry}, sort_keys=True)
+        data: dict[str, Any] = {"dependencies": dict(sorted(self.dependencies.items())),
+                                "registry": self.registry}
+        if self.options:  # only when used, so locks made before options existed stay fresh
+            data["options"] = {n: self.options[n] for n in sorted(self.options)}
+        canon = json.dumps(data, sort_keys=True)
         return "sha256:" + hashlib.sha256(canon.encode()).hexdigest()
 
 
@@ -193,6 +216,7 @@ class LockedPackage:
         self.kind = kind
         self.interface = interface or {}  # entrypoints / signatures, usable offline
         self.upstream = upstream or {}  # hub repo, entrypoint and kwargs of hub packages
+        self.conversions: list[dict] = []  # formats converted locally: key, digest, parity
 
     def to_toml(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "version": self.version,
@@ -207,10 +231,18 @@ class LockedPackage:
             data["upstream"] = _toml_safe(self.upstream)
         if self.interface:
             data["interface"] = _toml_safe(self.interface)
+        if self.conversions:
+            data["conversions"] = [_toml_safe(c) for c in self.conversions]
         return data
 
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> LockedPackage:
+        pkg = cls._from_toml(data)
+        pkg.conversions = [dict(c) for c in data.get("conversions", [])]
+        return pkg
+
+    @classmethod
+    def _from_toml(cls, data: dict[str, Any]) -> LockedPackage:
         return cls(
             name=check_name(data["name"]),
             version=str(data["version"]),

@@ -55,25 +55,61 @@ def human_size(n: float) -> str:
 BlobInfo = namedtuple("BlobInfo", "sha256 size path")
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists but is not ours
+    return True
+
+
+def _sweep_stale_temps(path: Path) -> None:
+    """Delete ``path``'s temp files whose writer is gone (killed between create and rename),
+    so that a crash leaves no ``.mlpm.lock.<pid>.<rand>.tmp`` in the user's project."""
+    prefix = f".{path.name}."
+    try:
+        names = os.listdir(path.parent)
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid = name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            try:
+                os.unlink(path.parent / name)
+            except OSError:
+                pass
+
+
 def write_atomic(path: Path, data: bytes | str) -> None:
     """Write a file so that readers see the old or the new content, never a mix."""
     path = Path(path)
     raw = data.encode() if isinstance(data, str) else data
+    _sweep_stale_temps(path)
     tmp = path.parent / f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(raw)
+                fh.flush()
+                os.fsync(fh.fileno())
+            if path.exists():
+                os.chmod(tmp, path.stat().st_mode & 0o777)
+            else:
+                os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:  # disk full, read-only: one sentence, and the old file is intact
+        raise StoreError(
+            f"cannot write {path} ({exc.strerror or exc}; {human_size(len(raw))} needed); "
+            f"it is unchanged: free disk space or make {path.parent} writable, then retry."
+        ) from None
 
 
 class Store:
@@ -117,9 +153,19 @@ class Store:
         """Hold the per-blob lock: only one process fetches a given blob at a time."""
         from filelock import FileLock
 
-        lock = FileLock(str(self._dir("locks") / f"{sha256}.lock"))
-        with lock:
+        path = self._dir("locks") / f"{sha256}.lock"
+        lock = FileLock(str(path))
+        try:
+            lock.acquire()
+        except OSError as exc:  # a read-only or full cache: say so, not "failed unexpectedly"
+            raise StoreError(
+                f"cannot create the lock file {path} in the cache ({exc.strerror or exc}); "
+                "set MLPM_CACHE_DIR to a writable directory."
+            ) from None
+        try:
             yield
+        finally:
+            lock.release()
 
     def partial_path(self, sha256: str) -> Path:
         return self._dir("partial") / f"{sha256}.part"
@@ -249,7 +295,13 @@ class Store:
 
         data = {"project": str(Path(project_root).resolve()), "lock": str(lock_path),
                 "blobs": sorted(set(sha256s))}
-        write_atomic(self._ref_file(project_root), json.dumps(data, indent=1))
+        ref = self._ref_file(project_root)
+        try:
+            write_atomic(ref, json.dumps(data, indent=1))
+        except OSError as exc:
+            raise StoreError(f"cannot record which blobs {project_root} uses in {ref} "
+                             f"({exc.strerror or exc}); set MLPM_CACHE_DIR to a writable "
+                             "directory with room.") from None
 
     def refs_fresh(self, project_root: Path, lock_path: Path) -> bool:
         """Whether the recorded references were written after the lock last changed."""

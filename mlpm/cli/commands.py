@@ -116,11 +116,17 @@ def _result_json(result) -> dict[str, Any]:
               help="Fail if mlpm.lock does not match the manifest (CI mode).")
 @click.option("--trust", "trust_code", is_flag=True,
               help="Trust the hub-code sources of the PyTorch Hub packages installed.")
+@click.option("--context", default=None, metavar="CONTEXT",
+              help="Usage context of the NAMEs (python, server, edge, cpp, onnx, browser): "
+              "the format it needs is fetched or converted, and kept in the manifest.")
+@click.option("--format", "fmt", default=None, metavar="FORMAT",
+              help="Format the NAMEs are used in (onnx, torchscript, tflite...); converted "
+              "when not published, and kept in the manifest.")
 @offline_option
 @registry_option
 @json_option
-def install(specs: tuple[str, ...], frozen: bool, trust_code: bool, offline: bool,
-            registry: str | None, as_json: bool) -> None:
+def install(specs: tuple[str, ...], frozen: bool, trust_code: bool, context: str | None,
+            fmt: str | None, offline: bool, registry: str | None, as_json: bool) -> None:
     """Install packages, or with no NAME exactly what mlpm.lock pins (like `npm ci`).
 
     NAME@1.2 installs the newest 1.2.x and keeps "1.2" in the manifest; NAME or
@@ -134,26 +140,40 @@ def install(specs: tuple[str, ...], frozen: bool, trust_code: bool, offline: boo
     from mlpm.ops.install import install as run
 
     project = _project()
+    if (context or fmt) and not specs:
+        raise click.UsageError("--context and --format apply to the packages named: "
+                               "mlpm install NAME --context edge")
+    for spec in specs:
+        if context or fmt:
+            project.options[spec.split("@", 1)[0]] = (
+                {"context": context} if context else {}) | ({"format": fmt} if fmt else {})
+    if trust_code:
+        _trust_hub_sources(specs, project, registry, offline)
     result = run(project, list(specs), session=_session(registry, offline), frozen=frozen)
     if as_json:
         _emit_json(_result_json(result))
     else:
         _print_changes(result, "installed")
-    if trust_code:
-        _trust_hub_sources(project, [s.split("@", 1)[0] for s in specs])
 
 
-def _trust_hub_sources(project, names: list[str]) -> None:
-    from mlpm.loading import trust_source
-    from mlpm.project import Lock
+def _trust_hub_sources(specs, project, registry, offline) -> None:
+    """--trust before installing, so a conversion during install may run the hub code."""
+    from mlpm.ops import Session
+    from mlpm.registry.records import parse_spec
     from mlpm.trust import trust
 
-    lock = Lock.read(project.lock_path)
-    for pkg in lock.packages.values() if lock else []:
-        if pkg.kind == "torch-hub" and (not names or pkg.name in names):
-            source = trust_source(pkg)
-            trust(source)
-            click.echo(f"trusted {source} (hub code of {pkg.name})", err=True)
+    session = Session.from_env(registry, offline)
+    reg = session.open(session.registry_location(project))
+    for spec in specs:
+        for record in reg.records(parse_spec(spec)[0]):
+            repo = (record.get("upstream") or {}).get("repo")
+            code = next((a for a in record.artifacts if a.role == "code"), None)
+            if record.get("kind") == "torch-hub" and code is not None:
+                source = (repo if repo and code.url.startswith(f"https://github.com/{repo}/")
+                          else f"{session.registry_location(project)}#{repo or record.name}")
+                trust(source)
+                click.echo(f"trusted {source} (hub code of {record.name})", err=True)
+                break
 
 
 @cli.command(context_settings=CONTEXT)
@@ -446,6 +466,88 @@ def diff(a: str, b: str, offline: bool, registry: str | None, as_json: bool) -> 
     for note in data["release_notes"]:
         if note["notes"]:
             click.echo(f"{note['version']}: {note['notes']}")
+
+
+@cli.command(context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--to", "target", required=True, metavar="FORMAT",
+              help="onnx, torchscript, exported-program, tflite (tfjs: not on this stack).")
+@click.option("--tolerance", type=float, default=None,
+              help="Largest absolute difference allowed between original and conversion.")
+@click.option("--input-shape", "shapes", multiple=True, metavar="NAME=1,3,224,224",
+              help="Shape of an input the interface does not fix (repeatable).")
+@click.option("--signature", default=None, help="Only this signature (SavedModels).")
+@click.option("--trust", "trust_code", is_flag=True, help="Trust the package's hub code.")
+@json_option
+def convert(name: str, target: str, tolerance: float | None, shapes: tuple[str, ...],
+            signature: str | None, trust_code: bool, as_json: bool) -> None:
+    """Convert an installed package to another format, checked for parity and cached.
+
+    The original and the converted model run on the same sample inputs and must agree
+    within the tolerance; the numbers are recorded in mlpm.lock.
+
+    \b
+    Examples:
+      mlpm convert digits-hub --to onnx --trust
+      mlpm convert digits-tf --to tflite
+    """
+    from mlpm.ops.convert import convert_locked
+
+    input_shapes = {}
+    for text in shapes:
+        key, sep, dims = text.partition("=")
+        try:
+            input_shapes[key] = [int(d) for d in dims.split(",")] if sep else None
+        except ValueError:
+            input_shapes[key] = None
+        if not sep or input_shapes[key] is None:
+            raise click.UsageError(f"--input-shape takes NAME=DIMS, e.g. pixels=1,64, not "
+                                   f"'{text}'.")
+    say = None if as_json else (lambda msg: click.echo(msg, err=True))
+    result = convert_locked(_project(), name, target, session=_session(),
+                            tolerance=tolerance, input_shapes=input_shapes or None,
+                            signature=signature, trust=trust_code, progress=say)
+    if as_json:
+        _emit_json(result)
+        return
+    if result["published"]:
+        click.echo(f"{name}@{result['version']} publishes {target}: nothing to convert")
+        return
+    parity = result["parity"]
+    how = "reused the cached conversion" if result["reused"] else "converted"
+    click.echo(f"{how}: {name}@{result['version']} -> {target} at {result['path']}")
+    click.echo(f"parity: max abs error {parity['max_abs']:.3g}, max rel error "
+               f"{parity['max_rel']:.3g} (tolerance {parity['tolerance']:g}, "
+               f"{parity['samples']} samples)")
+
+
+@cli.command("serve", context_settings=CONTEXT)
+@click.argument("name")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8501, show_default=True, type=int, help="Port (0: any free).")
+@click.option("--trust", "trust_code", is_flag=True, help="Trust the package's hub code.")
+@click.option("--verbose", is_flag=True, help="Log every request.")
+def serve_model(name: str, host: str, port: int, trust_code: bool, verbose: bool) -> None:
+    """Serve the locked model over HTTP (TensorFlow Serving / KServe v1 REST).
+
+    Runs on ONNX Runtime when an ONNX form exists (published or converted), else on
+    the model's own framework.
+
+    \b
+    Example:
+      mlpm serve digits --port 8501
+      curl -d '{"instances": [[0.0, ...]]}' http://127.0.0.1:8501/v1/models/digits:predict
+    """
+    from mlpm.errors import RegistryError
+    from mlpm.ops.serve import runner_for
+    from mlpm.serve import serve
+
+    runner = runner_for(_project(), name, trust=trust_code)
+    try:
+        serve(runner, host, port, verbose=verbose)
+    except OSError as exc:
+        raise RegistryError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another "
+                            "--port.") from None
 
 
 @cli.command("trust", context_settings=CONTEXT)

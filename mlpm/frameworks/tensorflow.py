@@ -37,3 +37,15 @@ def keras_layer(path: Path, label: str, **options: Any):
     """A ``hub.KerasLayer`` over the SavedModel folder (tf-keras)."""
     hub = _hub(label)
     return hub.KerasLayer(str(path), **options)
+
+
+def load_tflite(path: Path, label: str):
+    """A ``tf.lite.Interpreter`` with its tensors allocated."""
+    try:
+        import tensorflow as tf
+    except ModuleNotFoundError:
+        raise FrameworkMissing(f"running {label} as TFLite needs TensorFlow; install it with "
+                               "`pip install 'mlpm[tensorflow]'`.") from None
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    return interpreter

@@ -68,18 +68,36 @@ def _lock_from(session: Session, location: str, resolution, old: Lock | None) ->
             pinned = {(a.format, a.path, a.url): a for a in before.artifacts if a.pinned}
             pkg.artifacts = [a if a.pinned else pinned.get((a.format, a.path, a.url), a)
                              for a in pkg.artifacts]
+            pkg.conversions = list(before.conversions)
         lock.packages[name] = pkg
     return lock
 
 
 def _apply(session: Session, project: Project, old: Lock | None, new: Lock,
            result: InstallResult) -> InstallResult:
-    """Fetch and verify everything, and only then write the lock and the manifest."""
+    """Fetch, verify and convert everything, and only then write the lock and the manifest."""
     result.fetched_files, result.fetched_bytes = fetch_locked(session, list(new.packages.values()))
+    _keep_conversions(session, project, old, new)
     commit(session, project, new)
     result.changes = diff_locks(old, new)
     result.packages = len(new.packages)
     return result
+
+
+def _keep_conversions(session: Session, project: Project, old: Lock | None, new: Lock) -> None:
+    """A package used in a converted format stays usable in it: a new version is converted
+    (and parity-checked) before the lock switches to it; a failure keeps the old lock."""
+    from mlpm.ops.convert import convert_for_manifest, ensure_converted
+
+    for name, pkg in new.packages.items():
+        before = old.packages.get(name) if old else None
+        if before is None or before.version == pkg.version or pkg.conversions:
+            continue
+        for conv in before.conversions:
+            if not any(a.format == conv["format"] for a in pkg.artifacts):
+                ensure_converted(pkg, conv["format"], session, signature=conv.get("signature"))
+    if project.options:
+        convert_for_manifest(project, new, session)
 
 
 def install(project: Project, specs: list[str] | None = None, *, session: Session,

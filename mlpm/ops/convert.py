@@ -1,0 +1,134 @@
+"""convert: a locked package in the format its usage context needs.
+
+A format the registry publishes is used as it is; otherwise the package is converted
+locally (mlpm.convert: cached store entry, parity-checked) and the conversion is
+recorded in mlpm.lock, so the next load is instant and an upgrade knows to redo it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from mlpm.errors import UsageError
+from mlpm.ops import Session
+from mlpm.project import Lock, LockedPackage, Project
+
+# Which published format a conversion prefers to start from, best first.
+_SOURCES = ("torch-hub", "exported-program", "torchscript", "savedmodel")
+
+
+def wanted_format(pkg: LockedPackage, options: dict[str, str]) -> str | None:
+    """The format a dependency's manifest options ask for (format=, or context=)."""
+    if options.get("format"):
+        return options["format"]
+    if options.get("context"):
+        from mlpm.convert import CONTEXTS, formats_for_context
+
+        if options["context"] not in CONTEXTS:
+            raise UsageError(f"unknown context '{options['context']}'; contexts are "
+                             f"{', '.join(CONTEXTS)}.")
+        available = [a.format for a in pkg.artifacts]
+        kind = next((f for f in _SOURCES if f in available), available[0])
+        choices = formats_for_context(options["context"], available, kind)
+        if not choices:
+            from mlpm.convert import ConversionError
+
+            raise ConversionError(f"{pkg.name}@{pkg.version} cannot serve the "
+                                  f"{options['context']} context: it has "
+                                  f"{', '.join(available)} and none converts to "
+                                  f"{', '.join(CONTEXTS[options['context']])}.")
+        return choices[0]
+    return None
+
+
+def source_for(pkg: LockedPackage, target: str, session: Session, *, trust: bool = False,
+               entrypoint: str | None = None, kwargs: dict | None = None):
+    """The mlpm.convert Source to make ``target`` from, out of the package's artifacts."""
+    from mlpm.convert import ROUTES, ConversionError, Source
+    from mlpm.convert.routes import SOURCE_KIND
+    from mlpm.loading import _ensure, _label, _load_hub, _unpack
+
+    available = list(dict.fromkeys(a.format for a in pkg.artifacts))
+    candidates = [f for f in _SOURCES if f in available
+                  and target in ROUTES.get(SOURCE_KIND[f], ())]
+    if not candidates:
+        from mlpm.convert import check_route
+
+        if target == "tfjs":
+            check_route("savedmodel", target, _label(pkg))  # says what the converter lacks
+        routes = "; ".join(
+            f"{fmt} -> {', '.join(ROUTES.get(SOURCE_KIND.get(fmt, ''), ())) or 'nothing'}"
+            for fmt in available)
+        raise ConversionError(f"{_label(pkg)} cannot be converted to {target}: it publishes "
+                              f"{', '.join(available)}, and the routes from those are "
+                              f"{routes}; use one of those formats, or ask the publisher "
+                              f"for a {target} artifact.")
+    fmt = candidates[0]
+    signatures = pkg.interface.get("signatures")
+    if fmt == "torch-hub":
+        parts = [a for a in pkg.artifacts if a.format == "torch-hub"]
+        _ensure(pkg, parts)
+        entry = entrypoint or pkg.interface.get("default-entrypoint") or \
+            pkg.upstream.get("entrypoint")
+        ident = json.dumps({"artifacts": sorted(a.sha256 for a in parts), "entrypoint": entry,
+                            "kwargs": kwargs or {}}, sort_keys=True)
+        digest = "sha256:" + hashlib.sha256(ident.encode()).hexdigest()
+        sigs = [s for s in signatures or [] if s.get("name") in ("forward", "main")] or signatures
+        return Source("torch", digest, label=_label(pkg), signatures=sigs,
+                      load_module=lambda: _load_hub(pkg, entry, trust, dict(kwargs or {})))
+    artifact = next(a for a in pkg.artifacts if a.format == fmt)
+    (file,) = _ensure(pkg, [artifact])
+    path = _unpack(artifact.sha256, "saved_model.pb") if fmt == "savedmodel" else file
+    return Source(SOURCE_KIND[fmt], "sha256:" + artifact.sha256, path=path,
+                  signatures=signatures if fmt != "savedmodel" else None, label=_label(pkg))
+
+
+def ensure_converted(pkg: LockedPackage, target: str, session: Session, *,
+                     tolerance: float | None = None, input_shapes: dict | None = None,
+                     signature: str | None = None, trust: bool = False, progress=None):
+    """Convert ``pkg`` to ``target`` (or reuse the cached conversion) and record it on
+    ``pkg.conversions``; returns the mlpm.convert Conversion."""
+    from mlpm.convert import convert
+
+    source = source_for(pkg, target, session, trust=trust)
+    conv = convert(source, target, store=session.store, tolerance=tolerance,
+                   input_shapes=input_shapes, signature=signature, progress=progress)
+    record = {"format": conv.format, "key": conv.key, "digest": conv.digest,
+              "signature": conv.signature, "converter": conv.converter,
+              "parity": {k: conv.parity.get(k) for k in ("max_abs", "max_rel", "tolerance",
+                                                          "samples")}}
+    pkg.conversions = [c for c in pkg.conversions
+                       if (c.get("format"), c.get("signature")) != (conv.format, conv.signature)]
+    pkg.conversions.append(record)
+    return conv
+
+
+def convert_locked(project: Project, name: str, target: str, *, session: Session,
+                   tolerance: float | None = None, input_shapes: dict | None = None,
+                   signature: str | None = None, trust: bool = False, progress=None) -> dict:
+    """``mlpm convert NAME --to FORMAT``: published as is, or converted and recorded."""
+    from mlpm.loading import locked_package
+
+    _, pkg = locked_package(name, project.root)
+    if any(a.format == target for a in pkg.artifacts):
+        return {"name": name, "version": pkg.version, "format": target, "published": True}
+    conv = ensure_converted(pkg, target, session, tolerance=tolerance,
+                            input_shapes=input_shapes, signature=signature, trust=trust,
+                            progress=progress)
+    lock = Lock.read(project.lock_path)
+    lock.packages[name].conversions = pkg.conversions
+    lock.write(project.lock_path)
+    return {"name": name, "version": pkg.version, "published": False, **conv.to_json()}
+
+
+def convert_for_manifest(project: Project, lock: Lock, session: Session) -> None:
+    """Before a lock is written: every dependency whose manifest asks for a format the
+    registry does not publish gets it converted (an error here keeps the old lock)."""
+    for name, options in project.options.items():
+        pkg = lock.packages.get(name)
+        if pkg is None:
+            continue
+        target = wanted_format(pkg, options)
+        if target and not any(a.format == target for a in pkg.artifacts):
+            ensure_converted(pkg, target, session)
