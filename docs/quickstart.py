@@ -79,9 +79,50 @@ def main() -> None:
     assert classify(major=2) > 0.95
     mlpm("list")
     mlpm("install", "--frozen")
+    mlpm("diff", "digits@1.2", "digits@2")  # the interface change that made 2.0.0 a major
+
+    # A PyTorch Hub package: hub code runs only once its source is trusted; its weights
+    # come from mlpm's verified store, never from the network.
+    mlpm("info", "digits-hub")
+    mlpm("install", "digits-hub@1.1", "--trust")
+    hub_accuracy()
+    mlpm("convert", "digits-hub", "--to", "onnx")  # converted once, parity-checked, cached
+
+    # A TF SavedModel with several signatures, read without importing TensorFlow, and the
+    # same model for the edge: converted to TFLite (one file per signature).
+    mlpm("install", "digits-tf", "--context", "edge")
+    savedmodel_signatures()
+    mlpm("tree")
     mlpm("cache", "verify")
-    mlpm("remove", "digits")
+    mlpm("remove", "digits", "digits-hub", "digits-tf")
     print("\nquickstart: every step worked offline.")
+
+
+def hub_accuracy() -> None:
+    import numpy as np
+    import torch
+    from sklearn.datasets import load_digits
+
+    import mlpm as lib
+
+    images, labels = load_digits(return_X_y=True)
+    model = lib.load("digits-hub")  # the default entrypoint, digits_mlp
+    with torch.no_grad():
+        scores = model(torch.from_numpy((images / 16.0).astype(np.float32)))
+    accuracy = float((scores.argmax(1).numpy() == labels).mean())
+    print(f"\n>>> mlpm.load('digits-hub') -> {type(model).__name__}; accuracy {accuracy:.4f}")
+    entrypoints = [e["name"] for e in lib.entrypoints("digits-hub")]
+    print(f">>> mlpm.entrypoints('digits-hub') -> {entrypoints}")
+
+
+def savedmodel_signatures() -> None:
+    import mlpm as lib
+
+    names = [s["name"] for s in lib.signatures("digits-tf")]
+    print(f"\n>>> mlpm.signatures('digits-tf') -> {names}")
+    interpreter = lib.load("digits-tf", context="edge")
+    print(f">>> mlpm.load('digits-tf', context='edge') -> {type(interpreter).__name__} with "
+          f"{list(interpreter.get_signature_list())}")
 
 
 if __name__ == "__main__":

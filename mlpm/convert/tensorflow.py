@@ -34,7 +34,7 @@ for saved_model, signature, output, opset in json.loads(sys.argv[1]):
 
 
 def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # only until TensorFlow is imported
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # only until TensorFlow is imported
     import tensorflow as tf
 
     return tf

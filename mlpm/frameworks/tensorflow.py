@@ -6,13 +6,20 @@ given that local folder, so tensorflow_hub's own download cache is never used.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from mlpm.errors import FrameworkMissing, UsageError
 
 
+def quiet_tensorflow() -> None:
+    """TensorFlow's C++ start-up chatter (CUDA probing on a CPU machine) is not for users."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
 def _hub(label: str):
+    quiet_tensorflow()
     try:
         import tensorflow_hub as hub
     except ModuleNotFoundError:
@@ -41,11 +48,16 @@ def keras_layer(path: Path, label: str, **options: Any):
 
 def load_tflite(path: Path, label: str):
     """A ``tf.lite.Interpreter`` with its tensors allocated."""
+    quiet_tensorflow()
     try:
         import tensorflow as tf
     except ModuleNotFoundError:
         raise FrameworkMissing(f"running {label} as TFLite needs TensorFlow; install it with "
                                "`pip install 'mlpm[tensorflow]'`.") from None
-    interpreter = tf.lite.Interpreter(model_path=str(path))
+    import warnings
+
+    with warnings.catch_warnings():  # tf.lite.Interpreter's own deprecation notice
+        warnings.simplefilter("ignore", UserWarning)
+        interpreter = tf.lite.Interpreter(model_path=str(path))
     interpreter.allocate_tensors()
     return interpreter
