@@ -34,7 +34,9 @@ for saved_model, signature, output, opset in json.loads(sys.argv[1]):
 
 
 def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # only until TensorFlow is imported
+    from mlpm.frameworks.tensorflow import quiet_tensorflow
+
+    quiet_tensorflow()
     import tensorflow as tf
 
     return tf

@@ -14,8 +14,27 @@ from mlpm.errors import FrameworkMissing, UsageError
 
 
 def quiet_tensorflow() -> None:
-    """TensorFlow's C++ start-up chatter (CUDA probing on a CPU machine) is not for users."""
+    """TensorFlow's C++ start-up chatter (CUDA probing on a CPU machine) is not for users:
+    silence its log levels, and import it once with the C-level stderr sent to /dev/null
+    (those lines are written before its logging is even set up)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import sys
+
+    if "tensorflow" in sys.modules or os.environ.get("MLPM_DEBUG"):
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            pass  # the caller imports again and reports what is missing
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _hub(label: str):
