@@ -6,6 +6,7 @@ verified) from the registry recorded in mlpm.lock unless offline mode is on.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from mlpm.errors import NotInstalled, StaleLock, UsageError
@@ -23,9 +24,36 @@ NATIVE = {
 }
 
 
-def locked_package(name: str, project_dir: Path | None = None) -> tuple[Project, LockedPackage]:
+# Parsed project + lock per starting folder, reused while neither file changes on disk:
+# an application calling mlpm.load in a loop should not re-parse mlpm.lock every time.
+_READ: dict[str, tuple] = {}
+
+
+def _stat_key(path: Path) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _project_and_lock(project_dir: Path | None) -> tuple[Project, Lock | None]:
+    start = str(project_dir) if project_dir is not None else os.getcwd()
+    hit = _READ.get(start)
+    if hit is not None:
+        project, lock, manifest_key, lock_key = hit
+        if (_stat_key(project.manifest_path) == manifest_key
+                and _stat_key(project.lock_path) == lock_key):
+            return project, lock
     project = Project.find(project_dir)
+    manifest_key, lock_key = _stat_key(project.manifest_path), _stat_key(project.lock_path)
     lock = Lock.read(project.lock_path)
+    _READ[start] = (project, lock, manifest_key, lock_key)
+    return project, lock
+
+
+def locked_package(name: str, project_dir: Path | None = None) -> tuple[Project, LockedPackage]:
+    project, lock = _project_and_lock(project_dir)
     if lock is None:
         raise StaleLock(f"{project.root} has no mlpm.lock yet; run `mlpm install` there first.")
     pkg = lock.packages.get(name)
@@ -133,10 +161,28 @@ def _load_hub(pkg: LockedPackage, entrypoint: str | None, trust: bool,
     return load_entrypoint(repo, entrypoint, weights, Store().hub_home(), _label(pkg), call)
 
 
+_CONVERSIONS: dict[Path, tuple] = {}
+
+
+def _cached_conversion(entry: Path):
+    """Conversion.read(verify=False), reused while the entry's record is unchanged."""
+    from mlpm.convert import Conversion
+
+    key = _stat_key(entry / "conversion.json")
+    hit = _CONVERSIONS.get(entry)
+    if hit is not None and hit[1] == key and key is not None:
+        conv = hit[0]
+        if all(_stat_key(entry / f) is not None for f in conv.files):
+            return conv
+    conv = Conversion.read(entry, verify=False)
+    if conv is not None:
+        _CONVERSIONS[entry] = (conv, key)
+    return conv
+
+
 def _converted(pkg: LockedPackage, fmt: str, signature: str | None, trust: bool) -> Path:
     """The file of ``pkg`` converted to ``fmt``: the cached conversion mlpm.lock records
     (checked by size, not re-hashed: this is the hot path), else converted now."""
-    from mlpm.convert import Conversion
     from mlpm.ops import Session
     from mlpm.ops.convert import ensure_converted
 
@@ -149,8 +195,7 @@ def _converted(pkg: LockedPackage, fmt: str, signature: str | None, trust: bool)
     session = Session.from_env()
     for rec in pkg.conversions:
         if rec.get("format") == fmt and rec.get("signature") in (signature, None):
-            conv = Conversion.read(session.store.root / "entries" / "converted" / rec["key"],
-                                   verify=False)
+            conv = _cached_conversion(session.store.root / "entries" / "converted" / rec["key"])
             if conv is not None and (rec.get("signature") == signature or len(conv.files) > 1):
                 return pick(conv)
     return pick(ensure_converted(pkg, fmt, session, signature=signature, trust=trust))

@@ -8,12 +8,22 @@ docs/reference/manifest.md and docs/reference/lockfile.md.
 from __future__ import annotations
 
 import hashlib
+import os
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; concurrent runs on one project are not serialised
+    fcntl = None
 
 from mlpm.errors import ManifestError, ProjectNotFound
 from mlpm.registry.records import Artifact, check_name
 from mlpm.store import write_atomic
+
+_HELD: set[str] = set()  # project folders this process holds (the hold is not re-entrant)
 
 MANIFEST = "mlpm.toml"
 PYPROJECT = "pyproject.toml"
@@ -122,6 +132,34 @@ class Project:
             project = cls(folder, folder / MANIFEST)
         project.save()
         return project
+
+    # -- one operation at a time ------------------------------------------------------
+
+    @contextmanager
+    def locked(self) -> Iterator[Project]:
+        """Hold the project for one operation and re-read its manifest under the hold.
+
+        Another mlpm process changing the same project waits until this one has written
+        mlpm.lock and the manifest, so concurrent runs never lose each other's changes or
+        mix two states. The lock is an flock on the project folder itself: nothing is
+        written into the project for it, and it is released if the process dies.
+        """
+        key = str(self.root.resolve())
+        if key in _HELD or fcntl is None:
+            yield self
+            return
+        fd = os.open(key, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            _HELD.add(key)
+            if self.manifest_path.is_file():
+                fresh = Project.read(self.manifest_path)
+                self.dependencies, self.registry = fresh.dependencies, fresh.registry
+                self.options = fresh.options
+            yield self
+        finally:
+            _HELD.discard(key)
+            os.close(fd)  # closing releases the flock
 
     # -- writing -----------------------------------------------------------------------
 

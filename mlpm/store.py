@@ -124,18 +124,45 @@ class Store:
         return self.root / "blobs" / "sha256" / sha256[:2] / sha256
 
     def has_blob(self, sha256: str, size: int | None = None) -> bool:
-        """Whether the blob is in place (and, given ``size``, has that many bytes).
+        """Whether the blob is in place and intact (and, given ``size``, that long).
 
-        Blobs are renamed into place only once verified; the size check also catches a
-        file truncated by a crash of the whole machine, since blobs are not fsynced.
+        A blob is verified when it is renamed into place, and a stamp of its file status
+        (size, inode, mtime, ctime) is kept beside it. While the status still matches the
+        stamp, nothing can have rewritten the file and it is not read again; otherwise it
+        is re-hashed now, and a blob whose bytes no longer match its name is deleted (the
+        caller then fetches it again) instead of being used.
         """
         if not sha256:
             return False
+        path = self.blob_path(sha256)
         try:
-            st = os.stat(self.blob_path(sha256))
+            st = os.stat(path)
         except OSError:
             return False
-        return size is None or st.st_size == size
+        if size is not None and st.st_size != size:
+            return False
+        stamp = _stamp(st)
+        try:
+            with open(self._stamp_path(sha256), encoding="ascii") as fh:
+                if fh.read() == stamp:
+                    return True
+        except OSError:
+            pass
+        if file_sha256(path) != sha256:
+            path.unlink(missing_ok=True)  # no lock: a rename-in-place is the only writer
+            self._stamp_path(sha256).unlink(missing_ok=True)
+            return False
+        self._write_stamp(sha256)
+        return True
+
+    def _stamp_path(self, sha256: str) -> Path:
+        return self.root / "blobs" / "sha256" / sha256[:2] / f".{sha256}.ok"
+
+    def _write_stamp(self, sha256: str) -> None:
+        try:
+            write_atomic(self._stamp_path(sha256), _stamp(os.stat(self.blob_path(sha256))))
+        except OSError:
+            pass  # without a stamp the blob is only re-hashed next time
 
     def _dir(self, *parts: str) -> Path:
         path = self.root.joinpath(*parts)
@@ -196,6 +223,7 @@ class Store:
         self._dir("blobs", "sha256", actual_sha[:2])
         os.chmod(part, 0o444)
         os.replace(part, final)
+        self._write_stamp(actual_sha)
         return final
 
     def add_stream(self, chunks: Iterable[bytes], sha256: str, size: int | None,
@@ -267,7 +295,8 @@ class Store:
         out = []
         for sub in sorted(base.iterdir()):
             for blob in sorted(sub.iterdir()):
-                out.append(BlobInfo(blob.name, blob.stat().st_size, blob))
+                if not blob.name.startswith("."):  # stamps and temp files
+                    out.append(BlobInfo(blob.name, blob.stat().st_size, blob))
         return out
 
     def verify(self) -> list[BlobInfo]:
@@ -282,6 +311,7 @@ class Store:
             return 0
         with self.blob_lock(sha256):
             path.unlink(missing_ok=True)
+            self._stamp_path(sha256).unlink(missing_ok=True)
         return size
 
     # -- project references ------------------------------------------------------------
@@ -418,6 +448,10 @@ class StreamHasher:
             self._thread.join()
             self._digest = self._hash.hexdigest()
         return self._digest
+
+
+def _stamp(st: os.stat_result) -> str:
+    return f"{st.st_size} {st.st_ino} {st.st_mtime_ns} {st.st_ctime_ns}"
 
 
 def file_sha256(path: Path) -> str:

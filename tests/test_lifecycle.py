@@ -26,7 +26,7 @@ def locked_versions(project: Path) -> dict[str, str]:
 
 def cache_blobs(cache: Path) -> set[str]:
     base = cache / "blobs" / "sha256"
-    return {p.name for p in base.glob("*/*")} if base.is_dir() else set()
+    return {p.name for p in base.glob("*/[!.]*")} if base.is_dir() else set()
 
 
 @pytest.fixture
@@ -346,7 +346,7 @@ def test_cache_commands(tiny, project, isolated):
     listed = run_mlpm("cache", "list", "--json", cwd=project).json
     assert len(listed) == 1 and listed[0]["projects"] == [str(project.resolve())]
     assert run_mlpm("cache", "verify", cwd=project).code == 0
-    blob = next((isolated / "cache" / "blobs").rglob("*/*/*"))
+    blob = next((isolated / "cache" / "blobs").rglob("*/*/[!.]*"))
     blob.chmod(0o644)
     blob.write_bytes(b"corrupted")
     result = run_mlpm("cache", "verify", cwd=project)

@@ -143,13 +143,11 @@ def install(specs: tuple[str, ...], frozen: bool, trust_code: bool, context: str
     if (context or fmt) and not specs:
         raise click.UsageError("--context and --format apply to the packages named: "
                                "mlpm install NAME --context edge")
-    for spec in specs:
-        if context or fmt:
-            project.options[spec.split("@", 1)[0]] = (
-                {"context": context} if context else {}) | ({"format": fmt} if fmt else {})
+    options = ({"context": context} if context else {}) | ({"format": fmt} if fmt else {})
     if trust_code:
         _trust_hub_sources(specs, project, registry, offline)
-    result = run(project, list(specs), session=_session(registry, offline), frozen=frozen)
+    result = run(project, list(specs), session=_session(registry, offline), frozen=frozen,
+                 options=options or None)
     if as_json:
         _emit_json(_result_json(result))
     else:

@@ -65,12 +65,30 @@ def _lock_from(session: Session, location: str, resolution, old: Lock | None) ->
         pkg = locked_from_record(record, location, resolution.edges[name])
         before = old.packages.get(name) if old else None
         if before is not None and before.version == pkg.version:
+            _same_bytes_as_locked(before, pkg)
             pinned = {(a.format, a.path, a.url): a for a in before.artifacts if a.pinned}
             pkg.artifacts = [a if a.pinned else pinned.get((a.format, a.path, a.url), a)
                              for a in pkg.artifacts]
             pkg.conversions = list(before.conversions)
         lock.packages[name] = pkg
     return lock
+
+
+def _same_bytes_as_locked(before, now) -> None:
+    """A published version is immutable: if the registry now gives other digests for a
+    version the lock pins, the registry was tampered with (or the lock was)."""
+    locked = {(a.format, a.path): a.sha256 for a in before.artifacts}
+    for art in now.artifacts:
+        old = locked.get((art.format, art.path))
+        if art.pinned and old and old != art.sha256:
+            from mlpm.errors import IntegrityError
+
+            raise IntegrityError(
+                f"the registry's record of {now.name}@{now.version} now gives sha256 "
+                f"{art.sha256[:12]}… for {art.path}, but mlpm.lock pins {old[:12]}…; published "
+                "versions never change, so the registry (or the lock) was tampered with: ask "
+                "the registry's owner, and do not install until it is explained."
+            )
 
 
 def _apply(session: Session, project: Project, old: Lock | None, new: Lock,
@@ -101,8 +119,17 @@ def _keep_conversions(session: Session, project: Project, old: Lock | None, new:
 
 
 def install(project: Project, specs: list[str] | None = None, *, session: Session,
-            frozen: bool = False) -> InstallResult:
-    """``mlpm install [SPEC...]``: with no spec, exactly what mlpm.lock says (like ``npm ci``)."""
+            frozen: bool = False, options: dict[str, str] | None = None) -> InstallResult:
+    """``mlpm install [SPEC...]``: with no spec, exactly what mlpm.lock says (like ``npm ci``).
+
+    ``options`` (format= / context=) are kept in the manifest for the packages named.
+    """
+    with project.locked():
+        return _install(project, specs, session=session, frozen=frozen, options=options)
+
+
+def _install(project: Project, specs: list[str] | None, *, session: Session, frozen: bool,
+             options: dict[str, str] | None) -> InstallResult:
     specs = list(specs or [])
     parsed = [parse_spec(s) for s in specs]
     if frozen and parsed:
@@ -140,6 +167,8 @@ def install(project: Project, specs: list[str] | None = None, *, session: Sessio
     requirements = dict(project.dependencies)
     for name, rng in parsed:
         requirements[name] = rng or "*"
+        if options:
+            project.options[name] = dict(options)
     resolution = resolve(session.open(location), requirements, locked=_pins(lock),
                          unpinned={name for name, _ in parsed})
     result = InstallResult()
@@ -166,6 +195,12 @@ def latest_version(records) -> str | None:
 def upgrade(project: Project, names: list[str] | None = None, *, session: Session,
             latest: bool = False) -> InstallResult:
     """``mlpm upgrade [NAME...] [--latest]``: newest versions the ranges (or --latest) allow."""
+    with project.locked():
+        return _upgrade(project, names, session=session, latest=latest)
+
+
+def _upgrade(project: Project, names: list[str] | None, *, session: Session,
+             latest: bool) -> InstallResult:
     parsed = [parse_spec(n) for n in names or []]
     for name, rng in parsed:
         if rng is not None:

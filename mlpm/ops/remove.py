@@ -32,6 +32,11 @@ def reachable(lock: Lock, roots: list[str]) -> set[str]:
 
 def remove(project: Project, names: list[str], *, session: Session) -> RemoveResult:
     """``mlpm remove NAME...``: refused while a package that stays depends on NAME."""
+    with project.locked():
+        return _remove(project, names, session=session)
+
+
+def _remove(project: Project, names: list[str], *, session: Session) -> RemoveResult:
     lock = Lock.read(project.lock_path)
     for name in names:
         check_name(name)
