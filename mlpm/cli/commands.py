@@ -372,6 +372,12 @@ def info(spec: str, offline: bool, registry: str | None, as_json: bool) -> None:
     if data.get("python-requires"):
         click.echo("python:       " + ", ".join(data["python-requires"]))
     _show_interface(data)
+    for conv in data.get("conversions", []):
+        parity = conv.get("parity", {})
+        sig = f" ({conv['signature']})" if conv.get("signature") else ""
+        click.echo(f"converted:    {conv['format']}{sig}, parity max abs error "
+                   f"{parity.get('max_abs', 0):.3g} (tolerance {parity.get('tolerance', 0):g}), "
+                   f"with {', '.join(f'{k} {v}' for k, v in conv.get('converter', {}).items())}")
     if isinstance(data.get("upstream"), dict):
         up = data["upstream"]
         where = up.get("repo") or up.get("handle") or up.get("url") or ""

@@ -111,6 +111,9 @@ def info(name_or_spec: str, *, session: Session, project: Project | None) -> dic
         "versions": [{"version": r.version, "yanked": r.yanked,
                       "published": r.get("published"), "size": r.size} for r in records],
         "dependents": lock.dependents(name) if lock else [],
+        "conversions": (lock.packages[name].conversions
+                        if lock and name in lock.packages
+                        and lock.packages[name].version == chosen.version else []),
         "entrypoints": (chosen.get("interface") or {}).get("entrypoints", []),
         "signatures": (chosen.get("interface") or {}).get("signatures", []),
     })
