@@ -100,6 +100,8 @@ def path(name: str, format: str | None = None, *, project_dir: Path | None = Non
     PosixPath('/home/me/.cache/mlpm/blobs/sha256/3f/3f...')
     """
     _, pkg = locked_package(name, project_dir)
+    if format is not None and not any(a.format == format for a in pkg.artifacts):
+        return _converted(pkg, format, None, False)
     artifact = choose_artifact(pkg, format)
     (file,) = _ensure(pkg, [artifact])
     if artifact.format in _FOLDERS:

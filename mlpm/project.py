@@ -333,6 +333,11 @@ class Lock:
     def blobs(self) -> set[str]:
         return {a.sha256 for p in self.packages.values() for a in p.artifacts}
 
+    def references(self) -> set[str]:
+        """What this lock keeps alive in the store: blobs, and conversions as convert-KEY."""
+        return self.blobs() | {f"convert-{c['key']}" for p in self.packages.values()
+                               for c in p.conversions if c.get("key")}
+
     def dependents(self, name: str) -> list[str]:
         """Locked packages that depend directly on ``name``."""
         return sorted(p.name for p in self.packages.values() if name in p.dependencies)

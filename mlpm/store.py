@@ -84,8 +84,12 @@ def _sweep_stale_temps(path: Path) -> None:
                 pass
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    """Write a file so that readers see the old or the new content, never a mix."""
+def write_atomic(path: Path, data: bytes | str, durable: bool = True) -> None:
+    """Write a file so that readers see the old or the new content, never a mix.
+
+    ``durable=False`` skips the fsync, for files whose loss costs only work (on ext4 an
+    fsync also forces out every other dirty file of the transaction, e.g. a fresh blob).
+    """
     path = Path(path)
     raw = data.encode() if isinstance(data, str) else data
     _sweep_stale_temps(path)
@@ -96,7 +100,8 @@ def write_atomic(path: Path, data: bytes | str) -> None:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(raw)
                 fh.flush()
-                os.fsync(fh.fileno())
+                if durable:
+                    os.fsync(fh.fileno())
             if path.exists():
                 os.chmod(tmp, path.stat().st_mode & 0o777)
             else:
@@ -160,7 +165,8 @@ class Store:
 
     def _write_stamp(self, sha256: str) -> None:
         try:
-            write_atomic(self._stamp_path(sha256), _stamp(os.stat(self.blob_path(sha256))))
+            write_atomic(self._stamp_path(sha256), _stamp(os.stat(self.blob_path(sha256))),
+                         durable=False)
         except OSError:
             pass  # without a stamp the blob is only re-hashed next time
 
@@ -369,7 +375,12 @@ class Store:
         used = self.referenced()
         files = freed = 0
         for sha in set(candidates):
-            if sha in used or not self.has_blob(sha):
+            if sha in used:
+                continue
+            if sha.startswith("convert-"):
+                freed += self._drop_entry(self.root / "entries" / "converted" / sha[8:])
+                continue
+            if not self.has_blob(sha):
                 continue
             freed += self.delete_blob(sha)
             files += 1
@@ -388,16 +399,29 @@ class Store:
                 continue
             files += 1
             freed += blob.size if dry_run else self.delete_blob(blob.sha256)
-        entries = self.root / "entries" / "unpacked"
-        for entry in entries.iterdir() if entries.is_dir() else []:
-            if entry.name not in used and not entry.name.startswith("."):
-                if not dry_run:
-                    import shutil
-
-                    shutil.rmtree(entry, ignore_errors=True)
+        for kind, prefix in (("unpacked", ""), ("converted", "convert-")):
+            entries = self.root / "entries" / kind
+            for entry in entries.iterdir() if entries.is_dir() else []:
+                if prefix + entry.name not in used and not entry.name.startswith("."):
+                    files += 1
+                    freed += self._entry_size(entry) if dry_run else self._drop_entry(entry)
         if not dry_run:
             self._drop_abandoned_partials()
         return files, freed
+
+    @staticmethod
+    def _entry_size(entry: Path) -> int:
+        return sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+
+    def _drop_entry(self, entry: Path) -> int:
+        """Delete a managed entry folder; returns the bytes it held."""
+        import shutil
+
+        if not entry.is_dir():
+            return 0
+        size = self._entry_size(entry)
+        shutil.rmtree(entry, ignore_errors=True)
+        return size
 
     def _drop_abandoned_partials(self) -> None:
         """Delete interrupted downloads nobody is resuming right now."""

@@ -153,3 +153,13 @@ def test_mlpm_serve_answers_predictions_over_http(app):
         proc.terminate()
         start = time.time()
         assert proc.wait(timeout=10) == 0 and time.time() - start < 10
+
+
+def test_removing_a_package_frees_its_conversions(app, isolated):
+    assert run_mlpm("install", "digits-hub@1.1", "--trust", "--format", "onnx", cwd=app,
+                    env=OFFLINE).code == 0
+    converted = isolated / "cache" / "entries" / "converted"
+    assert len(list(converted.iterdir())) == 1
+    result = run_mlpm("remove", "digits-hub", cwd=app, env=OFFLINE)
+    assert result.code == 0 and "freed" in result.out
+    assert list(converted.iterdir()) == []

@@ -116,7 +116,7 @@ def commit(session: Session, project: Project, lock: Lock) -> None:
     lock.manifest_hash = project.manifest_hash()
     lock.write(project.lock_path)
     project.save()
-    session.store.set_refs(project.root, project.lock_path, lock.blobs())
+    session.store.set_refs(project.root, project.lock_path, lock.references())
 
 
 def missing_blobs(store: Store, lock: Lock) -> list[str]:

@@ -28,7 +28,7 @@ def wanted_format(pkg: LockedPackage, options: dict[str, str]) -> str | None:
         if options["context"] not in CONTEXTS:
             raise UsageError(f"unknown context '{options['context']}'; contexts are "
                              f"{', '.join(CONTEXTS)}.")
-        available = [a.format for a in pkg.artifacts]
+        available = list(dict.fromkeys(a.format for a in pkg.artifacts))
         kind = next((f for f in _SOURCES if f in available), available[0])
         choices = formats_for_context(options["context"], available, kind)
         if not choices:
@@ -95,7 +95,8 @@ def ensure_converted(pkg: LockedPackage, target: str, session: Session, *,
     conv = convert(source, target, store=session.store, tolerance=tolerance,
                    input_shapes=input_shapes, signature=signature, progress=progress)
     record = {"format": conv.format, "key": conv.key, "digest": conv.digest,
-              "signature": conv.signature, "converter": conv.converter,
+              "signature": conv.signature, "converter": dict(sorted(conv.converter.items())),
+              "tolerance-asked": tolerance, "input-shapes": input_shapes,
               "parity": {k: conv.parity.get(k) for k in ("max_abs", "max_rel", "tolerance",
                                                           "samples")}}
     pkg.conversions = [c for c in pkg.conversions
@@ -110,15 +111,17 @@ def convert_locked(project: Project, name: str, target: str, *, session: Session
     """``mlpm convert NAME --to FORMAT``: published as is, or converted and recorded."""
     from mlpm.loading import locked_package
 
-    _, pkg = locked_package(name, project.root)
-    if any(a.format == target for a in pkg.artifacts):
-        return {"name": name, "version": pkg.version, "format": target, "published": True}
-    conv = ensure_converted(pkg, target, session, tolerance=tolerance,
-                            input_shapes=input_shapes, signature=signature, trust=trust,
-                            progress=progress)
-    lock = Lock.read(project.lock_path)
-    lock.packages[name].conversions = pkg.conversions
-    lock.write(project.lock_path)
+    with project.locked():
+        _, pkg = locked_package(name, project.root)
+        if any(a.format == target for a in pkg.artifacts):
+            return {"name": name, "version": pkg.version, "format": target, "published": True}
+        conv = ensure_converted(pkg, target, session, tolerance=tolerance,
+                                input_shapes=input_shapes, signature=signature, trust=trust,
+                                progress=progress)
+        lock = Lock.read(project.lock_path)
+        lock.packages[name].conversions = pkg.conversions
+        lock.write(project.lock_path)
+        session.store.set_refs(project.root, project.lock_path, lock.references())
     return {"name": name, "version": pkg.version, "published": False, **conv.to_json()}
 
 

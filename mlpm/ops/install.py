@@ -113,7 +113,9 @@ def _keep_conversions(session: Session, project: Project, old: Lock | None, new:
             continue
         for conv in before.conversions:
             if not any(a.format == conv["format"] for a in pkg.artifacts):
-                ensure_converted(pkg, conv["format"], session, signature=conv.get("signature"))
+                ensure_converted(pkg, conv["format"], session, signature=conv.get("signature"),
+                                 tolerance=conv.get("tolerance-asked"),
+                                 input_shapes=conv.get("input-shapes"))
     if project.options:
         convert_for_manifest(project, new, session)
 
@@ -149,7 +151,7 @@ def _install(project: Project, specs: list[str] | None, *, session: Session, fro
                     session, list(lock.packages.values()))
             if result.fetched_files or not session.store.refs_fresh(project.root,
                                                                     project.lock_path):
-                session.store.set_refs(project.root, project.lock_path, lock.blobs())
+                session.store.set_refs(project.root, project.lock_path, lock.references())
             result.up_to_date = result.fetched_files == 0
             return result
         from mlpm.resolve import resolve

@@ -71,10 +71,10 @@ def _remove(project: Project, names: list[str], *, session: Session) -> RemoveRe
     new = Lock(lock.manifest_hash, {n: p for n, p in lock.packages.items() if n in keep})
     if fresh:
         new.manifest_hash = project.manifest_hash()
-    dropped = lock.blobs() - new.blobs()
+    dropped = lock.references() - new.references()
     new.write(project.lock_path)
     project.save()
-    session.store.set_refs(project.root, project.lock_path, new.blobs())
+    session.store.set_refs(project.root, project.lock_path, new.references())
     result.freed_files, result.freed_bytes = session.store.free_unreferenced(dropped)
     result.changes = diff_locks(lock, new)
     return result
