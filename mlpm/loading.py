@@ -220,7 +220,7 @@ def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
     >>> session = mlpm.load("digits", format="onnx")  # doctest: +SKIP
     >>> session.run(None, {"pixels": images})[0].argmax(1)  # doctest: +SKIP
     """
-    _, pkg = locked_package(name, project_dir)
+    project, pkg = locked_package(name, project_dir)
     if context is not None and format is None:
         from mlpm.ops.convert import wanted_format
 
@@ -246,6 +246,10 @@ def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
                                signature, **options)
     from mlpm.frameworks import load_file
 
+    if fmt == "state-dict":
+        from mlpm.audit import pickle_allowed
+
+        options["allow_pickle"] = pickle_allowed(project, name)
     return load_file(fmt, file, _label(pkg), **options)
 
 

@@ -554,6 +554,29 @@ def serve_model(name: str, host: str, port: int, trust_code: bool, verbose: bool
                             "--port.") from None
 
 
+@cli.command(context_settings=CONTEXT)
+@offline_option
+@json_option
+def audit(offline: bool, as_json: bool) -> None:
+    """Scan installed artifacts for pickles that can run code, and check advisories.
+
+    Exit code 1 when something is found that the manifest's allow-pickle does not cover.
+
+    \b
+    Example:
+      mlpm audit --json
+    """
+    from mlpm.audit import audit as run
+
+    report = run(_project(), _session(None, offline).store, session=_session(None, offline))
+    if as_json:
+        _emit_json(report.to_json())
+    else:
+        click.echo(str(report))
+    if report.exit_code:
+        sys.exit(report.exit_code)
+
+
 @cli.command("trust", context_settings=CONTEXT)
 @click.argument("source")
 def trust_(source: str) -> None:

@@ -24,8 +24,9 @@ def load_exported_program(path: Path, **_: Any):
     return torch.export.load(str(path)).module()
 
 
-def load_state_dict(path: Path, **_: Any):
-    """A state dict loaded with ``weights_only=True``: tensors only, no code runs."""
+def load_state_dict(path: Path, allow_pickle: bool = False, **_: Any):
+    """A state dict loaded with ``weights_only=True``: tensors only, no code runs — unless
+    the project opted this package into full pickle loading (allow-pickle)."""
     import torch
 
-    return torch.load(str(path), map_location="cpu", weights_only=True)
+    return torch.load(str(path), map_location="cpu", weights_only=not allow_pickle)
