@@ -82,5 +82,9 @@ class FrameworkMissing(MlpmError, ImportError):
     """Loading needs a framework that is not installed."""
 
 
+class ModelLoadError(MlpmError, RuntimeError):
+    """The framework refused the model file (unsafe pickle, wrong format)."""
+
+
 class StoreError(MlpmError, OSError):
     """The cache directory cannot be written (permissions, disk full)."""

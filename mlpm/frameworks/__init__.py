@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlpm.errors import FrameworkMissing
+from mlpm.errors import FrameworkMissing, ModelLoadError
 
 # format -> (adapter module, function, pip extra that provides the framework)
 LOADERS = {
@@ -37,3 +37,15 @@ def load_file(fmt: str, path: Path, label: str, **options: Any) -> Any:
             f"loading {label} as {fmt} needs the Python package '{exc.name}', which is not "
             f"installed; run `pip install 'mlpm[{extra}]'`."
         ) from None
+    except Exception as exc:
+        if type(exc).__name__ == "UnpicklingError":  # torch's weights_only refusal
+            raise ModelLoadError(
+                f"{label} holds pickled objects that can run code, so mlpm refused to load it "
+                "(weights only); run `mlpm audit` to see them, and only if you trust this "
+                f"package add it to allow-pickle = [\"{label.split('@')[0]}\"] in the manifest."
+            ) from None
+        if fmt in ("torchscript", "exported-program") and isinstance(exc, RuntimeError):
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelLoadError(f"{label} is not a loadable {fmt} file ({first}); ask its "
+                                 "publisher to republish it.") from None
+        raise

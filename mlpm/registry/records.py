@@ -170,10 +170,19 @@ class Artifact:
             raise ValueError(f"the artifact's sha256-prefix '{prefix}' is not hex digits")
         return cls(format=str(data["format"]), path=_check_relative(str(data["path"]), "path"),
                    sha256=check_sha256(sha) if sha else "",
-                   size=int(data["size"]) if data.get("size") is not None else None,
+                   size=_check_size(data.get("size")),
                    url=_check_url(str(data["url"])), role=data.get("role"),
                    upstream=data.get("upstream"),
                    sha256_prefix=str(prefix) if prefix is not None else None)
+
+
+def _check_size(size: Any) -> int | None:
+    """A byte count: a non-negative whole number (not a bool, float, inf or nan)."""
+    if size is None:
+        return None
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError(f"the artifact size {size!r} is not a whole number of bytes")
+    return size
 
 
 def _check_relative(text: str, what: str) -> str:
