@@ -8,7 +8,7 @@ destination each time:
   (a) torch.hub.download_url_to_file(url, dst, hash_prefix=None, progress=False)
   (a') the same with hash_prefix=<full sha256> (torch.hub verifying, as mlpm always does)
   (b) mlpm.fetch.fetch_blob(Store(tmp), url, sha256, size, label=...): streams, hashes,
-      verifies, fsyncs and renames into the content-addressed store
+      verifies and renames into the content-addressed store
   (c) a whole `mlpm install big` in a new project, as a fresh process (--install-rounds)
 
     .venv/bin/python benchmarks/download.py [--size-mib 512] [--rounds 3]
@@ -138,7 +138,7 @@ def main() -> None:
         contenders = {"torch.hub download_url_to_file (hash_prefix=None)": torch_plain}
         if not args.no_hash_peer:
             contenders["torch.hub download_url_to_file (hash_prefix=sha256)"] = torch_hashed
-        contenders["mlpm.fetch.fetch_blob (sha256 verified, fsync)"] = mlpm_fetch
+        contenders["mlpm.fetch.fetch_blob (sha256 verified)"] = mlpm_fetch
         labels = list(contenders)
         wall: dict[str, list[float]] = {k: [] for k in labels}
         cpu: dict[str, list[float]] = {k: [] for k in labels}
