@@ -122,23 +122,14 @@ def _label(pkg: LockedPackage) -> str:
     return f"{pkg.name}@{pkg.version}"
 
 
-def trust_source(pkg: LockedPackage) -> str:
-    """Whose code a hub package runs: the GitHub repo when the code archive comes from it,
-    else the registry that serves the code (a registry cannot borrow a repo's trust)."""
-    repo = pkg.upstream.get("repo")
-    code = next((a for a in pkg.artifacts if a.role == "code"), None)
-    if repo and code is not None and code.url.startswith(f"https://github.com/{repo}/"):
-        return repo
-    return f"{pkg.registry}#{repo or pkg.name}"
-
-
 def _load_hub(pkg: LockedPackage, entrypoint: str | None, trust: bool,
               kwargs: dict[str, Any]) -> Any:
     from mlpm.frameworks.torch_hub import load_entrypoint
     from mlpm.store import Store
-    from mlpm.trust import ensure_trusted
+    from mlpm.trust import ensure_trusted, source_of
 
-    ensure_trusted(trust_source(pkg), _label(pkg), trust_now=trust)
+    source = source_of(pkg.upstream, pkg.artifacts, pkg.registry, pkg.name)
+    ensure_trusted(source, _label(pkg), trust_now=trust)
     hub_artifacts = [a for a in pkg.artifacts if a.format == "torch-hub"]
     code = [a for a in hub_artifacts if a.role == "code"]
     if not code:

@@ -40,6 +40,14 @@ if TYPE_CHECKING:
     from typing import Any
 
 
+def _file_key(path: Path) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with open(path, "rb") as fh:
@@ -59,6 +67,7 @@ class Project:
         self.dependencies = dependencies if dependencies is not None else {}  # name -> range
         self.registry = registry
         self.options: dict[str, dict[str, str]] = {}  # name -> {"format"/"context": ...}
+        self._read_as: tuple | None = None  # the manifest's file status when it was read
 
     @property
     def in_pyproject(self) -> bool:
@@ -86,6 +95,7 @@ class Project:
 
     @classmethod
     def read(cls, manifest_path: Path) -> Project:
+        seen = _file_key(manifest_path)
         data = _read_toml(manifest_path)
         table = data.get("tool", {}).get("mlpm", {}) if manifest_path.name == PYPROJECT else data
         deps_raw = table.get("dependencies", {})
@@ -113,6 +123,7 @@ class Project:
             raise ManifestError(f"{manifest_path}: registry must be a string (a URL or a path).")
         project = cls(manifest_path.parent, manifest_path, deps, registry)
         project.options = options
+        project._read_as = seen
         return project
 
     @classmethod
@@ -152,7 +163,8 @@ class Project:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             _HELD.add(key)
-            if self.manifest_path.is_file():
+            now = _file_key(self.manifest_path)
+            if now is not None and now != self._read_as:  # changed since read: re-read
                 fresh = Project.read(self.manifest_path)
                 self.dependencies, self.registry = fresh.dependencies, fresh.registry
                 self.options = fresh.options
@@ -207,6 +219,7 @@ class Project:
         for name in [n for n in self.options if n not in self.dependencies]:
             del self.options[name]
         write_atomic(self.manifest_path, tomlkit.dumps(doc))
+        self._read_as = _file_key(self.manifest_path)
 
     def manifest_hash(self) -> str:
         """What the lock must match: the dependency ranges and the registry, not formatting."""

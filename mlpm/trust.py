@@ -63,6 +63,17 @@ def is_trusted(source: str) -> bool:
     return "*" in env or source in env or source in trusted_sources()
 
 
+def source_of(upstream: dict | None, artifacts, registry: str, name: str) -> str:
+    """Whose code a hub package runs: the GitHub repo when its code archive comes from
+    that repo, else the registry that serves the code (a registry cannot borrow a repo's
+    trust by naming it)."""
+    repo = (upstream or {}).get("repo")
+    code = next((a for a in artifacts if a.role == "code"), None)
+    if repo and code is not None and code.url.startswith(f"https://github.com/{repo}/"):
+        return repo
+    return f"{registry}#{repo or name}"
+
+
 def ensure_trusted(source: str, package: str, *, trust_now: bool = False) -> None:
     """Return if ``source`` may run code; ask on a terminal; else raise ``UntrustedCode``."""
     if trust_now:

@@ -158,17 +158,15 @@ def _trust_hub_sources(specs, project, registry, offline) -> None:
     """--trust before installing, so a conversion during install may run the hub code."""
     from mlpm.ops import Session
     from mlpm.registry.records import parse_spec
-    from mlpm.trust import trust
+    from mlpm.trust import source_of, trust
 
     session = Session.from_env(registry, offline)
-    reg = session.open(session.registry_location(project))
+    location = session.registry_location(project)
     for spec in specs:
-        for record in reg.records(parse_spec(spec)[0]):
-            repo = (record.get("upstream") or {}).get("repo")
-            code = next((a for a in record.artifacts if a.role == "code"), None)
-            if record.get("kind") == "torch-hub" and code is not None:
-                source = (repo if repo and code.url.startswith(f"https://github.com/{repo}/")
-                          else f"{session.registry_location(project)}#{repo or record.name}")
+        for record in session.open(location).records(parse_spec(spec)[0]):
+            if record.get("kind") == "torch-hub":
+                source = source_of(record.get("upstream"), record.artifacts, location,
+                                   record.name)
                 trust(source)
                 click.echo(f"trusted {source} (hub code of {record.name})", err=True)
                 break

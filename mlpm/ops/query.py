@@ -142,9 +142,7 @@ def diff_versions(spec_a: str, spec_b: str, *, session: Session,
         return max(allowed, key=lambda r: semver.parse_version(r.version))
 
     a, b = pick(name_a, rng_a), pick(name_b, rng_b)
-    changes = diff.diff(a.get("interface"), b.get("interface"), old_weights=a.get("weights"),
-                        new_weights=b.get("weights"), old_formats=a.formats,
-                        new_formats=b.formats)
+    changes = _changes(a, b)
     metrics_a, metrics_b = a.get("metrics") or {}, b.get("metrics") or {}
     between = [r for r in registry.records(name_b) if name_a == name_b
                and semver.compare(a.version, r.version) < 0
@@ -169,13 +167,17 @@ def breaking(registry, name: str, current: str, latest: str | None) -> list[str]
     """How the latest version breaks the interface of the current one (empty: it does not)."""
     if latest is None or latest == current:
         return []
+    changes = _changes(registry.record(name, current), registry.record(name, latest))
+    return [c.text for c in changes if c.level == "major"]
+
+
+def _changes(old, new) -> list:
+    """The interface changes from one published record to another."""
     from mlpm.interface import diff
 
-    old, new = registry.record(name, current), registry.record(name, latest)
-    changes = diff.diff(old.get("interface"), new.get("interface"),
-                        old_weights=old.get("weights"), new_weights=new.get("weights"),
-                        old_formats=old.formats, new_formats=new.formats)
-    return [c.text for c in changes if c.level == "major"]
+    return diff.diff(old.get("interface"), new.get("interface"),
+                     old_weights=old.get("weights"), new_weights=new.get("weights"),
+                     old_formats=old.formats, new_formats=new.formats)
 
 
 def search(text: str, *, session: Session, project: Project | None, task: str | None = None,
