@@ -133,5 +133,6 @@ def convert_for_manifest(project: Project, lock: Lock, session: Session) -> None
         if pkg is None:
             continue
         target = wanted_format(pkg, options)
-        if target and not any(a.format == target for a in pkg.artifacts):
+        done = any(c.get("format") == target for c in pkg.conversions)
+        if target and not done and not any(a.format == target for a in pkg.artifacts):
             ensure_converted(pkg, target, session)
