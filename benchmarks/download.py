@@ -10,6 +10,8 @@ destination each time:
   (b) mlpm.fetch.fetch_blob(Store(tmp), url, sha256, size, label=...): streams, hashes,
       verifies and renames into the content-addressed store
   (c) a whole `mlpm install big` in a new project, as a fresh process (--install-rounds)
+  (c') what a user runs for (a), a fresh process too, alternating with (c):
+      `python -c "import torch.hub; torch.hub.download_url_to_file(...)"`
 
     .venv/bin/python benchmarks/download.py [--size-mib 512] [--rounds 3]
 
@@ -157,7 +159,9 @@ def main() -> None:
                 cpu[label].append(c1 - c0)
                 shutil.rmtree(dest)
 
-        install_times = []
+        install_times, script_times = [], []
+        script = ("import sys, torch.hub; "
+                  "torch.hub.download_url_to_file(sys.argv[1], sys.argv[2], progress=False)")
         for r in range(args.install_rounds):
             app = tmp / f"app-{r}"
             app.mkdir()
@@ -168,6 +172,10 @@ def main() -> None:
             run([MLPM_SCRIPT, "install", "big"], cwd=app, env=cache_env)
             install_times.append(time.perf_counter() - w0)
             shutil.rmtree(tmp / f"install-cache-{r}")
+            os.sync()
+            w0 = time.perf_counter()
+            run([PYTHON, "-c", script, url, str(app / "big.onnx")], cwd=app, env=env)
+            script_times.append(time.perf_counter() - w0)
 
         peer = labels[0]
         peer_med = statistics.median(wall[peer])
@@ -180,6 +188,10 @@ def main() -> None:
             med = statistics.median(install_times)
             rows.append(["`mlpm install big` (fresh process, resolve + fetch)",
                          f"{min(install_times):.2f}", f"{med:.2f}", f"{size / MIB / med:.0f}",
+                         "-", f"{med / peer_med:.2f}x"])
+            med = statistics.median(script_times)
+            rows.append(["`python -c 'import torch.hub; download_url_to_file(…)'` (fresh)",
+                         f"{min(script_times):.2f}", f"{med:.2f}", f"{size / MIB / med:.0f}",
                          "-", f"{med / peer_med:.2f}x"])
         print_table(["client", "best s", "median s", "MiB/s", "cpu s", "vs torch.hub"], rows)
 
@@ -200,6 +212,10 @@ def main() -> None:
                   f"; mlpm / {label.split('(')[1].rstrip(')')} torch.hub "
                   f"{statistics.median(wall[mine]) / statistics.median(wall[label]):.2f}"
                   for label in labels[1:-1]))
+        if install_times:
+            fresh = statistics.median(install_times) / statistics.median(script_times)
+            print(f"fresh processes, as a user runs them: `mlpm install big` / `python -c "
+                  f"'import torch.hub; …'` {fresh:.2f} (the latter pays for importing torch)")
         print(f"RESULT download ratio={ratio:.2f} (target ≤ {TARGET})")
     finally:
         if server is not None:

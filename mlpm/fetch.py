@@ -21,6 +21,10 @@ ATTEMPTS = 4
 BACKOFF = 0.5  # seconds; doubles each retry
 MAX_RETRY_AFTER = 10.0
 TIMEOUT = (10.0, 60.0)  # connect, read
+# Like cargo's http.low-speed-limit / http.timeout: a body slower than LOW_SPEED_LIMIT
+# bytes/s over LOW_SPEED_TIME seconds counts as stalled (a trickle never hits the read timeout).
+LOW_SPEED_LIMIT = 10
+LOW_SPEED_TIME = 30.0
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 _local = threading.local()
@@ -112,6 +116,82 @@ def _with_retries(url: str, attempt_fn):
         f"cannot reach {url} ({last}) after {ATTEMPTS} attempts; check the registry URL and "
         "your network, or use --offline for what is already cached."
     )
+
+
+def _low_speed() -> tuple[float, float]:
+    """(bytes/s, seconds) from MLPM_LOW_SPEED_LIMIT / MLPM_LOW_SPEED_TIME, else the defaults."""
+    values = []
+    for name, default in (("MLPM_LOW_SPEED_LIMIT", LOW_SPEED_LIMIT),
+                          ("MLPM_LOW_SPEED_TIME", LOW_SPEED_TIME)):
+        text = os.environ.get(name, "").strip()
+        try:
+            values.append(float(text) if text else float(default))
+        except ValueError:
+            raise RegistryError(f"{name}={text!r} is not a number; set it to a number such "
+                                f"as {default} or unset it.") from None
+    return values[0], values[1]
+
+
+class _StallWatch:
+    """Raises _Transient when fewer than ``limit`` bytes/s arrived over the last window."""
+
+    def __init__(self) -> None:
+        self.limit, self.window = _low_speed()
+        self.start = time.monotonic()
+        self.got = 0
+
+    def saw(self, n: int) -> None:
+        self.got += n
+        now = time.monotonic()
+        if now - self.start >= self.window:
+            if self.limit > 0 and self.got < self.limit * (now - self.start):
+                raise _Transient(f"the download stalled below {self.limit:g} bytes/s for "
+                                 f"{self.window:g} s")
+            self.start, self.got = now, 0
+
+
+def _body_chunks(resp, hasher: StreamHasher, stall: _StallWatch):
+    """The response body as (chunk, buffer) pairs; ``buffer`` goes back to ``hasher``.
+
+    Below requests and urllib3 sits http.client's response. With a Content-Length and no
+    content coding, the body is read from its socket straight into the hasher's recycled
+    buffers: one copy per byte, where ``iter_content`` makes three (urllib3's buffer, a
+    new bytes object, a join), which on a fast link costs more than the sha256. Chunked
+    bodies use http.client's ``read1`` (it strips the framing); a compressed body goes
+    through requests, which decodes it. If the body breaks off, what arrived is still
+    yielded so that the partial file keeps it for a resume.
+    """
+    raw = getattr(resp.raw, "_fp", None)
+    if resp.headers.get("Content-Encoding", "identity") != "identity" or raw is None:
+        for chunk in resp.iter_content(CHUNK):
+            stall.saw(len(chunk))
+            yield chunk, None
+        return
+    fp, left = getattr(raw, "fp", None), getattr(raw, "length", None)
+    if getattr(raw, "chunked", True) or left is None or not hasattr(fp, "readinto1"):
+        while chunk := raw.read1(CHUNK):
+            stall.saw(len(chunk))
+            yield chunk, None
+        return
+    import http.client
+
+    while left:
+        buf = hasher.buffer()
+        view = memoryview(buf)
+        want, filled = min(left, CHUNK), 0
+        try:
+            while filled < want:
+                n = fp.readinto1(view[filled:want])  # at most one socket read
+                if not n:
+                    raise http.client.IncompleteRead(b"", left - filled)
+                filled += n
+                stall.saw(n)
+        except BaseException:
+            if filled:
+                yield view[:filled], buf
+            raise
+        left -= filled
+        yield view[:filled], buf
 
 
 def _describe_network_error(exc: Exception) -> str:
@@ -233,7 +313,12 @@ def fetch_blob(store: Store, url: str, sha256: str, size: int | None, *, label: 
 
 def _download_once(store: Store, url: str, key: str, sha256: str, size: int | None, label: str,
                    prefix: str | None) -> Path:
+    import http.client
+
     import requests
+
+    # What a raw socket read can raise mid-body (requests wraps these only in iter_content).
+    network_errors = (ConnectionError, TimeoutError, http.client.HTTPException)
 
     part = store.partial_path(key)
     offset = part.stat().st_size if part.exists() else 0
@@ -267,22 +352,27 @@ def _download_once(store: Store, url: str, key: str, sha256: str, size: int | No
         mode = "ab" if offset else "wb"
         bar = Progress(label, size, offset)
         written = offset
+        stall = _StallWatch()
         try:
             with open(part, mode) as fh:
                 if resp.status_code in (200, 206):
-                    for chunk in resp.iter_content(CHUNK):
-                        hasher.update(chunk)
+                    for chunk, buf in _body_chunks(resp, hasher, stall):
+                        # Hashing starts while the chunk is written; ``buf`` is not read
+                        # into again before this thread asks for a free buffer.
+                        hasher.update(chunk, recycle=buf)
                         fh.write(chunk)
                         written += len(chunk)
                         bar.update(len(chunk))
                         if size is not None and written > size:
                             break  # more bytes than recorded: wrong content, stop reading
-        except requests.RequestException:
-            # A network failure mid-body (read timeout, reset, short read). requests'
-            # exceptions are OSErrors too, so this must come first: keep the partial file
-            # and let _with_retries resume it, instead of calling it a disk failure.
+        except (requests.RequestException, *network_errors, _Transient) as exc:
+            # A network failure mid-body (read timeout, reset, short read, stall). These are
+            # OSErrors too, so this must come first: keep the partial file and let
+            # _with_retries resume it, instead of calling it a disk failure.
             hasher.hexdigest()
-            raise
+            if isinstance(exc, (requests.RequestException, _Transient)):
+                raise
+            raise _Transient(_describe_network_error(exc)) from None
         except OSError as exc:
             hasher.hexdigest()
             part.unlink(missing_ok=True)

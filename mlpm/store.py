@@ -7,6 +7,7 @@ Layout under the cache root (``MLPM_CACHE_DIR``, else platformdirs' user cache):
     locks/<sha256>.lock           one filelock per blob: concurrent processes fetch it once
     index/<registry-key>/...      HTTP index files with their ETag, for revalidation
     refs/<project-key>.json       which blobs each project's lock uses, for removal and prune
+    parsed/<path-key>.marshal     a parsed mlpm.toml / mlpm.lock, valid while the file is unchanged
 
 A blob is written to a unique temp file while its sha256 is computed and only
 renamed into place when the digest and size match, so readers never see partial
@@ -115,6 +116,57 @@ def write_atomic(path: Path, data: bytes | str, durable: bool = True) -> None:
             f"cannot write {path} ({exc.strerror or exc}; {human_size(len(raw))} needed); "
             f"it is unchanged: free disk space or make {path.parent} writable, then retry."
         ) from None
+
+
+# A file changed this recently gets no memo: a second edit could land in the same
+# timestamp tick and leave the same status behind (git's "racily clean" rule).
+SETTLED_NS = 2_000_000_000
+
+
+def _file_status(st: os.stat_result) -> tuple:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def _memo_path(source: Path, root: Path | None = None) -> Path:
+    return (root or default_root()) / "parsed" / f"{_key(str(Path(source).absolute()))}.marshal"
+
+
+def load_memo(source: Path) -> object | None:
+    """What ``save_memo`` kept for ``source``, if the file's status is still the one it had.
+
+    The status (size, mtime, ctime, inode, device) changes with every write, and the
+    project's files are replaced by rename, so an unchanged status means unchanged bytes.
+    A missing, torn or foreign memo is None: the caller parses the file again.
+    """
+    import marshal
+
+    try:
+        status = _file_status(os.stat(source))
+        with open(_memo_path(source), "rb") as fh:
+            _, seen, data = marshal.load(fh)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+    return data if seen == status else None
+
+
+def save_memo(source: Path, st: os.stat_result, data: object) -> None:
+    """Keep ``data`` (parsed from ``source`` when it had status ``st``) for ``load_memo``.
+
+    Only a shortcut: values marshal cannot hold (a TOML date), a file changed in the last
+    seconds, or a read-only cache just mean parsing next time.
+    """
+    import marshal
+    import time
+
+    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < SETTLED_NS:
+        return
+    try:
+        body = marshal.dumps((str(Path(source).absolute()), _file_status(st), data))
+        memo = _memo_path(source)
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(memo, body, durable=False)
+    except (ValueError, OSError, StoreError):
+        pass
 
 
 class Store:
@@ -407,7 +459,23 @@ class Store:
                     freed += self._entry_size(entry) if dry_run else self._drop_entry(entry)
         if not dry_run:
             self._drop_abandoned_partials()
+            self._drop_stale_memos()
         return files, freed
+
+    def _drop_stale_memos(self) -> None:
+        """Delete parsed copies of files that are gone or have changed since."""
+        import marshal
+
+        folder = self.root / "parsed"
+        for memo in folder.glob("*.marshal") if folder.is_dir() else []:
+            try:
+                with open(memo, "rb") as fh:
+                    source, seen, _ = marshal.load(fh)
+                stale = _file_status(os.stat(source)) != seen
+            except (OSError, EOFError, ValueError, TypeError):
+                stale = True
+            if stale:
+                memo.unlink(missing_ok=True)
 
     @staticmethod
     def _entry_size(entry: Path) -> int:
@@ -446,25 +514,41 @@ class StreamHasher:
     """sha256 computed on a second thread while the caller reads and writes.
 
     hashlib releases the GIL on large updates, so on two cores hashing overlaps the
-    network and the disk instead of adding to them. Chunks must be immutable bytes.
+    network and the disk instead of adding to them. A chunk is either immutable bytes,
+    or a view of one of the hasher's own buffers (``buffer()``) passed back with
+    ``recycle=``: the buffer returns to the free list once hashed, so a download reuses
+    a few warm buffers instead of allocating one per read.
     """
 
-    def __init__(self, prefix: bytes | None = None):
+    def __init__(self, prefix: bytes | None = None, buffers: int = 8):
         import queue
         import threading
 
         self._hash = hashlib.sha256(prefix or b"")
         self._queue: queue.Queue = queue.Queue(maxsize=32)
+        self._free: queue.Queue = queue.Queue()
+        self._buffers = buffers
+        self._made = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         self._digest: str | None = None
 
     def _run(self) -> None:
-        while (chunk := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
+            chunk, recycle = item
             self._hash.update(chunk)
+            if recycle is not None:
+                self._free.put(recycle)
 
-    def update(self, chunk: bytes) -> None:
-        self._queue.put(chunk)
+    def buffer(self) -> bytearray:
+        """A CHUNK-sized buffer to read into; waits while all of them are being hashed."""
+        if self._free.empty() and self._made < self._buffers:
+            self._made += 1
+            return bytearray(CHUNK)
+        return self._free.get()
+
+    def update(self, chunk: bytes | memoryview, recycle: bytearray | None = None) -> None:
+        self._queue.put((chunk, recycle))
 
     def hexdigest(self) -> str:
         if self._digest is None:

@@ -10,6 +10,7 @@ ETag, one-range Range requests) and applies a plan of faults to the requests tha
     server.add("/artifacts/", "reset")                        # every time: TCP RST
     server.add("/artifacts/", "truncate", keep=0.5)           # half the body, then close
     server.add("/artifacts/", "stall", seconds=5)             # headers, a little, silence
+    server.add("/artifacts/", "trickle", every=0.1, step=10)  # 10 bytes each 0.1 s, forever
     server.add("/artifacts/", "content_length", delta=+100)   # claims more than it sends
     server.add("/artifacts/", "content_length", delta=-100)   # claims less
     server.add("/artifacts/", "wrong_content")                # same length, other bytes
@@ -42,8 +43,8 @@ from urllib.parse import unquote, urlsplit
 
 from mlpm.registry.server import _parse_range
 
-KINDS = ("status", "reset", "stall", "truncate", "content_length", "wrong_content",
-         "ignore_range")
+KINDS = ("status", "reset", "stall", "trickle", "truncate", "content_length",
+         "wrong_content", "ignore_range")
 
 
 @dataclass
@@ -196,6 +197,14 @@ class FaultHandler(BaseHTTPRequestHandler):
             elif fault.kind == "stall":
                 self._body(body[: int(fault.params.get("after", 1024))], req)
                 self.server.stop.wait(float(fault.params.get("seconds", 30)))
+                self._close_now(rst=False)
+            elif fault.kind == "trickle":  # never silent long enough for a read timeout
+                every = float(fault.params.get("every", 0.1))
+                step = int(fault.params.get("step", 10))
+                for i in range(0, len(body), step):
+                    self._body(body[i:i + step], req)
+                    if self.server.stop.wait(every):
+                        break
                 self._close_now(rst=False)
             elif fault.kind == "content_length":
                 self._body(body[:length], req)  # at most what it claims, then hang up

@@ -93,21 +93,40 @@ def test_a_passing_fault_is_retried_with_backoff(faulty, fault):
     result = run_cli(["install", "big"], faulty.app)
     assert result.code == 0, result.err
     tries = faulty.requests("/artifacts/")
-    assert [r.fault for r in tries] == [kind, kind, None], [r.fault for r in tries]
     waits = gaps(tries)
-    # Backoff doubles: at least 0.1 s, then 0.2 s, on top of whatever the fault cost.
-    assert waits[0] >= BACKOFF * 0.9 and waits[1] >= 2 * BACKOFF * 0.9, waits
+    if fault == "Content-Length too long":
+        # The whole body came before the hang-up, so it was all kept: the retry asks for
+        # the rest, learns there is none (416) and the digest check passes.
+        assert [(r.fault, r.status) for r in tries] == [(kind, 200), (kind, 416)], tries
+        assert tries[1].headers["Range"] == f"bytes={faulty.size}-"
+        assert waits[0] >= BACKOFF * 0.9, waits
+    else:
+        assert [r.fault for r in tries] == [kind, kind, None], [r.fault for r in tries]
+        # Backoff doubles: at least 0.1 s, then 0.2 s, on top of whatever the fault cost.
+        assert waits[0] >= BACKOFF * 0.9 and waits[1] >= 2 * BACKOFF * 0.9, waits
     assert Store().has_blob(faulty.sha, faulty.size) and Store().verify() == []
     offsets = []
     if kind in ("truncate", "content_length"):  # resumed where the body stopped
         offsets = [int(r.headers["Range"][6:-1]) for r in tries[1:]]
-        assert offsets[0] >= 1 << 20 and offsets[1] >= offsets[0], offsets
+        assert offsets[0] >= 1 << 20 and offsets == sorted(offsets), offsets
     print(f"\nFIGURE fault-passing {fault}: {len(tries)} requests, gaps "
           f"{[round(w, 2) for w in waits]} s, total {result.seconds:.2f} s, "
           f"resumed at {offsets}")
 
 
-PERMANENT = dict(PASSING, **{"wrong content": ("wrong_content", {})})
+# A Content-Length that claims too much is not permanent: the whole body does arrive
+# (see the passing case and the test below).
+PERMANENT = dict({k: v for k, v in PASSING.items() if k != "Content-Length too long"},
+                 **{"wrong content": ("wrong_content", {})})
+
+
+def test_a_body_shorter_than_its_content_length_is_kept_and_verified(faulty):
+    faulty.add("/artifacts/", "content_length", delta=100)  # every time
+    result = run_cli(["install", "big"], faulty.app)
+    assert result.code == 0, result.err
+    tries = faulty.requests("/artifacts/")
+    assert [r.status for r in tries] == [200, 416], tries
+    assert Store().has_blob(faulty.sha, faulty.size) and Store().verify() == []
 
 
 @pytest.mark.parametrize("fault", list(PERMANENT))
@@ -143,6 +162,44 @@ def test_a_permanent_fault_ends_in_one_clear_error_and_nothing_half_written(faul
     faulty.clear()
     assert run_cli(["install", "big"], faulty.app).code == 0
     assert store.has_blob(faulty.sha, faulty.size) and store.verify() == []
+
+
+def test_a_trickling_body_counts_as_stalled_and_resumes_where_it_stopped(faulty, monkeypatch):
+    # 100 bytes/s never trips the 0.5 s read timeout; the low-speed rule must catch it.
+    monkeypatch.setenv("MLPM_LOW_SPEED_LIMIT", "1000")
+    monkeypatch.setenv("MLPM_LOW_SPEED_TIME", "0.6")
+    faulty.add("/artifacts/", "trickle", times=2, every=0.1, step=10)
+    result = run_cli(["install", "big"], faulty.app)
+    assert result.code == 0, result.err
+    tries = faulty.requests("/artifacts/")
+    assert [r.fault for r in tries] == ["trickle", "trickle", None]
+    assert Store().has_blob(faulty.sha, faulty.size) and Store().verify() == []
+    # What trickled in was kept: each retry asks only for the rest.
+    offsets = [int(r.headers["Range"][6:-1]) for r in tries[1:]]
+    assert 0 < offsets[0] < offsets[1], offsets
+    print(f"\nFIGURE trickle: {len(tries)} requests, gaps {[round(w, 2) for w in gaps(tries)]}"
+          f" s, resumed at {offsets}")
+
+
+def test_a_permanently_trickling_body_ends_in_one_sentence(faulty, monkeypatch):
+    monkeypatch.setenv("MLPM_LOW_SPEED_LIMIT", "1000")
+    monkeypatch.setenv("MLPM_LOW_SPEED_TIME", "0.6")
+    before = project_files(faulty.app)
+    faulty.add("/artifacts/", "trickle", every=0.1, step=10)
+    result = run_cli(["install", "big"], faulty.app)
+    assert result.code == 1 and len(result.lines) == 1, result.err
+    assert "stalled below 1000 bytes/s for 0.6 s" in result.err, result.err
+    assert "after 4 attempts" in result.err
+    assert len(faulty.requests("/artifacts/")) == mlpm.fetch.ATTEMPTS
+    assert project_files(faulty.app) == before
+    assert not Store().has_blob(faulty.sha) and Store().verify() == []
+
+
+def test_a_bad_low_speed_setting_is_one_sentence(faulty, monkeypatch):
+    monkeypatch.setenv("MLPM_LOW_SPEED_TIME", "soon")
+    result = run_cli(["install", "big"], faulty.app)
+    assert result.code == 1 and len(result.lines) == 1, result.err
+    assert "MLPM_LOW_SPEED_TIME='soon' is not a number" in result.err
 
 
 def test_the_shipped_backoff_bounds_a_dead_registry_at_a_few_seconds(faulty, monkeypatch):

@@ -100,3 +100,77 @@ def test_exported_programs_load_as_runnable_modules(registry, project, tmp_path,
     module = mlpm.load("net")
     x = torch.randn(1, 4)
     torch.testing.assert_close(module(x), net(x))
+
+
+def _settle(*paths) -> None:
+    """Age files past the memo's settling time (mtime and ctime both), as hours of use would."""
+    import time
+
+    time.sleep(0.05)
+    for path in paths:
+        data = path.read_bytes()
+        path.unlink()
+        path.write_bytes(data)
+
+
+def test_a_settled_lock_is_read_from_the_cache_and_any_edit_is_still_seen(
+        registry, project, model_files, monkeypatch):
+    import mlpm.store
+    from mlpm.project import Lock
+
+    publish(registry.root, model_files[1], "tiny", "1.0.0")
+    publish(registry.root, model_files[2], "tiny", "1.1.0")
+    assert run_mlpm("init", "--registry", registry.url, cwd=project).code == 0
+    assert run_mlpm("install", "tiny@1.0", cwd=project).code == 0
+    lock_file, manifest = project / "mlpm.lock", project / "mlpm.toml"
+    _settle(lock_file, manifest)
+    monkeypatch.setattr(mlpm.store, "SETTLED_NS", 0)
+    first = Lock.read(lock_file)  # parses, and keeps a parsed copy
+    memos = list((Store().root / "parsed").glob("*.marshal"))
+    assert len(memos) == 1
+    assert Lock.read(lock_file).packages["tiny"].version == first.packages["tiny"].version
+    assert run_mlpm("install", "--frozen", cwd=project).code == 0
+
+    # An in-place edit that keeps the size (same inode, same length) is still noticed.
+    text = manifest.read_text()
+    assert '"1.0"' in text
+    with open(manifest, "r+", encoding="utf-8") as fh:
+        fh.write(text.replace('"1.0"', '"1.1"'))
+    result = run_mlpm("install", "--frozen", cwd=project)
+    assert result.code == 1 and "mlpm.lock is out of date" in result.err, result.err
+    result = run_mlpm("install", cwd=project)
+    assert result.code == 0 and "tiny 1.0.0 -> 1.1.0" in result.out, result.out
+
+    # A torn memo is parsed again, never trusted.
+    _settle(lock_file)
+    Lock.read(lock_file)
+    memo, = [m for m in (Store().root / "parsed").glob("*.marshal") if m.stat().st_size > 200]
+    memo.write_bytes(memo.read_bytes()[:40])
+    assert Lock.read(lock_file).packages["tiny"].version == "1.1.0"
+    listed = run_mlpm("list", "--json", cwd=project)
+    assert '"version": "1.1.0"' in listed.out, listed.out
+
+
+def test_prune_drops_the_parsed_copies_of_projects_that_are_gone(registry, tmp_path,
+                                                                  model_files, monkeypatch):
+    import mlpm.store
+    from mlpm.project import Lock
+
+    publish(registry.root, model_files[1], "tiny", "1.0.0")
+    apps = [tmp_path / "kept", tmp_path / "gone"]
+    for app in apps:
+        app.mkdir()
+        assert run_mlpm("init", "--registry", registry.url, cwd=app).code == 0
+        assert run_mlpm("install", "tiny", cwd=app).code == 0
+        _settle(app / "mlpm.lock")
+    monkeypatch.setattr(mlpm.store, "SETTLED_NS", 0)
+    for app in apps:
+        Lock.read(app / "mlpm.lock")
+    parsed = Store().root / "parsed"
+    assert len(list(parsed.glob("*.marshal"))) == 2
+    import shutil
+
+    shutil.rmtree(apps[1])
+    assert run_mlpm("cache", "prune", cwd=apps[0]).code == 0
+    assert len(list(parsed.glob("*.marshal"))) == 1
+    assert run_mlpm("install", "--frozen", cwd=apps[0]).code == 0
