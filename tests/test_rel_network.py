@@ -51,8 +51,7 @@ def faulty(big_registry, tmp_path, monkeypatch):
     """`big` 1.0.0 (a 2.3 MiB ONNX model) in a registry served by a FaultServer, and a
     project whose manifest points at it; fetch's timing shortened for the trials.
 
-    Over 1 MiB because fetch writes whole 1 MiB chunks: a body cut before the first MiB
-    leaves nothing to resume, and the next attempt rightly starts without a Range."""
+    Over 1 MiB, fetch's buffer size, so that a cut body spans more than one buffer."""
     template, sha, size = big_registry
     root = tmp_path / "registry"
     shutil.copytree(template, root)
