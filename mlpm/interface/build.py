@@ -2,8 +2,10 @@
 
 What can be read from the files is read (ONNX graph inputs/outputs, SavedModel
 signatures, hubconf.py entrypoints); what cannot (TorchScript, remote artifacts) comes
-from the publisher's ``[package.interface]``. The record also gets a weights digest so
-that the registry can tell new weights (MINOR) from a repackaging (PATCH).
+from the publisher's ``[package.interface]``. The record also gets a weights digest and a
+code digest (the computation: ONNX graph, TorchScript code, exported-program graph, hub
+Python code) so that the registry can tell new weights or new code (MINOR) from a
+repackaging (PATCH).
 """
 
 from __future__ import annotations
@@ -48,6 +50,66 @@ def _zip_tensors_digest(path: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+def _zip_code_digest(path: Path, fmt: str) -> str:
+    """sha256 over the computation in a TorchScript / exported-program zip archive.
+
+    TorchScript: the generated code (``code/**.py``) and ``constants.pkl``, with the
+    ``___torch_mangle_N`` suffixes a second trace in one process adds taken out; an
+    exported program: its serialized graph (``models/``). Tensor storages, debug info and
+    the per-save ``serialization_id`` do not count.
+    """
+    import re
+    import zipfile
+
+    # linear/___torch_mangle_6.py -> linear.py, linear.___torch_mangle_6.Linear -> linear.Linear
+    mangle = re.compile(rb"[./]___torch_mangle_\d+")
+    parts = []
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            inner = name.split("/", 1)[-1]
+            if fmt == "torchscript":
+                wanted = (inner.startswith("code/") and inner.endswith(".py")) or \
+                    inner == "constants.pkl"
+            else:
+                wanted = inner.startswith("models/")
+            if wanted:
+                key = mangle.sub(b"", inner.encode())
+                parts.append((key, mangle.sub(b"", archive.read(name))))
+    digest = hashlib.sha256()
+    for key, data in sorted(parts):
+        digest.update(key + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return "sha256:" + digest.hexdigest()
+
+
+def _python_code_digest(folder: Path) -> str:
+    """sha256 over the Python of a hub code folder, as syntax trees without docstrings.
+
+    Comments, formatting and docstrings do not count; any change to what runs does.
+    """
+    import ast
+
+    digest = hashlib.sha256()
+    for file in sorted(folder.rglob("*.py")):
+        if not file.is_file():
+            continue
+        source = file.read_bytes()
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            text = source
+        else:
+            for node in ast.walk(tree):
+                body = getattr(node, "body", None)
+                if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
+                        isinstance(body[0].value, ast.Constant) and \
+                        isinstance(body[0].value.value, str):
+                    node.body = body[1:] or [ast.Pass()]
+            text = ast.dump(tree, include_attributes=False).encode()
+        rel = file.relative_to(folder).as_posix().encode()
+        digest.update(rel + b"\0" + str(len(text)).encode() + b"\0" + text)
+    return "sha256:" + digest.hexdigest()
+
+
 def _as_folder(path: Path, marker: str, scratch: list[Path]) -> Path:
     """A folder to read: ``path`` itself, or an archive extracted into a scratch dir."""
     if path.is_dir():
@@ -62,12 +124,13 @@ def _as_folder(path: Path, marker: str, scratch: list[Path]) -> Path:
 
 
 def describe(kind: str, files: list[tuple[str, str | None, Path | None, str]],
-             declared: dict | None) -> tuple[dict, str | None]:
-    """(interface record, weights digest) for a package about to be published.
+             declared: dict | None) -> tuple[dict, str | None, str | None]:
+    """(interface record, weights digest, code digest) for a package about to be published.
 
     ``files`` lists (format, role, local path or None for a remote artifact, sha256 or
-    prefix) for every artifact. Returns the weights digest None when it cannot be known
-    (a remote artifact whose full digest is not published).
+    prefix) for every artifact. A digest is None when it cannot be known: the weights of
+    a remote artifact whose full sha256 is not published, the code of a remote artifact
+    or of a SavedModel (its graph carries names that change with every export).
     """
     import shutil
 
@@ -79,9 +142,10 @@ def describe(kind: str, files: list[tuple[str, str | None, Path | None, str]],
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _describe(files, declared, scratch) -> tuple[dict, str | None]:
+def _describe(files, declared, scratch) -> tuple[dict, str | None, str | None]:
     iface = _declared(declared)
     weights: list[str] = []
+    code: list[str] | None = []  # None once a part's code cannot be known
     known = True
     discovered: list[str] = []
     for fmt, role, path, digest in files:
@@ -89,6 +153,8 @@ def _describe(files, declared, scratch) -> tuple[dict, str | None]:
             if role in (None, "weights", "model"):
                 known = known and len(digest) == 64
                 weights.append(digest)
+            if role in (None, "code", "model"):
+                code = None
             continue
         if fmt == "onnx":
             from mlpm.interface import onnx
@@ -97,6 +163,8 @@ def _describe(files, declared, scratch) -> tuple[dict, str | None]:
                 iface["signatures"] = onnx.read_interface(path)["signatures"]
                 discovered.append("signatures")
             weights.append(onnx.weights_digest(path))
+            if code is not None:
+                code.append(f"onnx|{onnx.graph_digest(path)}")
         elif fmt == "savedmodel":
             from mlpm.interface import savedmodel
 
@@ -104,10 +172,14 @@ def _describe(files, declared, scratch) -> tuple[dict, str | None]:
             iface["signatures"] = savedmodel.read_signatures(folder)
             discovered.append("signatures")
             weights.append(savedmodel.weights_digest(folder))
+            code = None
         elif fmt == "torch-hub" and role == "code":
             from mlpm.interface import hubconf
 
-            found = hubconf.discover(_as_folder(path, "hubconf.py", scratch))
+            folder = _as_folder(path, "hubconf.py", scratch)
+            if code is not None:
+                code.append(f"hub|{_python_code_digest(folder)}")
+            found = hubconf.discover(folder)
             iface["entrypoints"] = found["entrypoints"]
             iface["hub-dependencies"] = found.get("dependencies")
             if found.get("notes"):
@@ -115,18 +187,23 @@ def _describe(files, declared, scratch) -> tuple[dict, str | None]:
             discovered.append("entrypoints")
         elif fmt in ("torchscript", "exported-program"):
             weights.append(_zip_tensors_digest(path))
+            if code is not None:
+                code.append(f"{fmt}|{_zip_code_digest(path, fmt)}")
         elif path.is_file():  # hub weights, state dicts, tflite: the bytes are the weights
             from mlpm.store import file_sha256
 
             weights.append("sha256:" + file_sha256(path))
     if discovered:
         iface["discovered"] = discovered
+    code_digest = None
+    if code:
+        code_digest = "sha256:" + hashlib.sha256("\n".join(sorted(code)).encode()).hexdigest()
     if not weights:
-        return iface, None
+        return iface, None, code_digest
     if not known:  # only prefixes/URLs are public: still tells different weights apart
         ids = sorted(f"{f}|{d}" for f, role, p, d in files if p is None
                      and role in (None, "weights", "model"))
         urls = hashlib.sha256("\n".join(ids).encode()).hexdigest()
-        return iface, "unverified:" + urls
+        return iface, "unverified:" + urls, code_digest
     combined = hashlib.sha256("\n".join(sorted(set(weights))).encode()).hexdigest()
-    return iface, "sha256:" + combined
+    return iface, "sha256:" + combined, code_digest

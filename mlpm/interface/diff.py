@@ -35,8 +35,11 @@ take never breaks them:
   becoming positional-or-keyword is MINOR.
 - A preprocessing contract, label space or default entrypoint declared for the first
   time is MINOR (nothing was promised before); one no longer declared is MAJOR.
-- An unknown side (interface record or weights digest None) is compared with nothing;
-  only a known side becoming unknown is reported, as MINOR ("could not be checked").
+- New code with the same weights and interface (an ONNX graph with another operator,
+  edited hub Python, new TorchScript code) is MINOR, like new weights: the outputs change.
+- An unknown side (interface record, weights or code digest None) is compared with
+  nothing; only a known side becoming unknown is reported, as MINOR ("could not be
+  checked"). Records published before code digests existed have none.
 """
 
 from __future__ import annotations
@@ -115,11 +118,13 @@ def diff(
     new_weights: str | None = None,
     old_formats: Iterable[str] = (),
     new_formats: Iterable[str] = (),
+    old_code: str | None = None,
+    new_code: str | None = None,
 ) -> list[InterfaceChange]:
     """Every difference from the old version to the new one that a consumer could notice.
 
     Changes come in a stable order: entrypoints, default entrypoint, signatures,
-    preprocessing, labels, formats, weights. An empty list means PATCH is enough.
+    preprocessing, labels, formats, weights, code. An empty list means PATCH is enough.
 
         >>> old = {"entrypoints": [{"name": "resnet50", "parameters": []}]}
         >>> new = {"entrypoints": [{"name": "resnet50", "parameters": [
@@ -145,6 +150,7 @@ def diff(
             "the new version has no interface record, so its interface could not be checked"))
     _diff_formats(old_formats, new_formats, changes)
     _diff_weights(old_weights, new_weights, changes)
+    _diff_code(old_code, new_code, changes)
     return changes
 
 
@@ -553,6 +559,19 @@ def _diff_weights(old: str | None, new: str | None, out: list[InterfaceChange]) 
     elif old.strip().lower() != new.strip().lower():
         out.append(InterfaceChange("minor", "weights-changed",
                                    f"new weights ({_short(old)} -> {_short(new)})"))
+
+
+def _diff_code(old: str | None, new: str | None, out: list[InterfaceChange]) -> None:
+    if old is None:
+        return  # nothing known to compare with
+    if new is None:
+        out.append(InterfaceChange(
+            "minor", "code-unknown",
+            "the new version's code has no digest, so identical code cannot be confirmed"))
+    elif old != new:
+        out.append(InterfaceChange("minor", "code-changed",
+                                   f"new code: the model computes differently "
+                                   f"({_short(old)} -> {_short(new)})"))
 
 
 def _short(digest: str) -> str:

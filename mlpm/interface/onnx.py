@@ -350,3 +350,70 @@ def _external_slice(model: Path, location: str, offset: int, length: int | None,
         raise InvalidModelFile(f"{model}: tensor {key!r} points past the end of {file}; "
                                "export the model again.")
     return file, offset, length
+
+
+# -- graph ----------------------------------------------------------------------------
+
+
+def graph_digest(path: str | Path) -> str:
+    """``sha256:`` over the computation: operators, their wiring, non-tensor attributes,
+    opsets and model-local functions.
+
+    Tensors are weights_digest's business (a Constant's value reads as a placeholder
+    here); doc strings, node names, value_info annotations, producer and metadata do not
+    count. Two exports of one model agree; swapping an activation does not.
+    """
+    path = Path(path)
+    digest = hashlib.sha256()
+    try:
+        for number, wire, value in pb.fields(pb.read_file(path)):
+            if number == 8:  # ModelProto.opset_import
+                _hash_field(digest, number, wire, value)
+            elif number == 7:  # ModelProto.graph
+                _hash_graph(digest, pb.message(number, wire, value), 0)
+            elif number == 25:  # ModelProto.functions: FunctionProto, nodes are field 7
+                digest.update(b"function")
+                for n, w, v in pb.fields(pb.message(number, wire, value)):
+                    if n == 7:
+                        _hash_node(digest, pb.message(n, w, v), 0)
+                    elif n != 8:  # doc_string
+                        _hash_field(digest, n, w, v)
+    except DecodeError as err:
+        raise _invalid(path, err) from None
+    return "sha256:" + digest.hexdigest()
+
+
+def _hash_field(digest: Any, number: int, wire: int, value: int | memoryview) -> None:
+    raw = value.tobytes() if isinstance(value, memoryview) else str(value).encode()
+    digest.update(b"%d:%d:%d:" % (number, wire, len(raw)) + raw)
+
+
+def _hash_graph(digest: Any, graph: memoryview, depth: int) -> None:
+    if depth > _MAX_DEPTH:
+        raise DecodeError(f"is not a valid protobuf message: graphs nested over {_MAX_DEPTH} deep")
+    digest.update(b"graph{")
+    for number, wire, value in pb.fields(graph):
+        if number == 1:  # GraphProto.node
+            _hash_node(digest, pb.message(number, wire, value), depth)
+        elif number in (11, 12):  # input / output: a subgraph's own interface
+            _hash_field(digest, number, wire, value)
+        # initializer (5), sparse_initializer (15): weights; name, doc, value_info: cosmetic
+    digest.update(b"}")
+
+
+def _hash_node(digest: Any, node: memoryview, depth: int) -> None:
+    digest.update(b"node{")
+    for number, wire, value in pb.fields(node):
+        if number == 5:  # NodeProto.attribute
+            digest.update(b"attribute{")
+            for n, w, v in pb.fields(pb.message(number, wire, value)):
+                if n in (5, 10, 22, 23):  # t / tensors / sparse tensors: weights
+                    digest.update(b"%d:tensor" % n)
+                elif n in (6, 11):  # g / graphs
+                    _hash_graph(digest, pb.message(n, w, v), depth + 1)
+                elif n != 13:  # doc_string
+                    _hash_field(digest, n, w, v)
+            digest.update(b"}")
+        elif number not in (3, 6):  # name, doc_string
+            _hash_field(digest, number, wire, value)
+    digest.update(b"}")

@@ -234,11 +234,13 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
     from mlpm.interface.diff import fingerprint
 
     described = [(i.format, i.role, i.file, i.sha256 or i.prefix or i.url or "") for i in items]
-    interface, weights = describe(meta["kind"], described, meta.get("interface"))
+    interface, weights, code = describe(meta["kind"], described, meta.get("interface"))
     meta["interface"] = interface
     meta["fingerprint"] = fingerprint(interface)
     if weights:
         meta["weights"] = weights
+    if code:
+        meta["code"] = code
 
     reg_dir = _registry_dir(registry)
     from filelock import FileLock
@@ -253,7 +255,7 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
                                f"are immutable: publish a new version (e.g. {bumped}).")
         _check_dependencies(local, name, deps)
         formats = list(dict.fromkeys(i.format for i in items))
-        _check_semver(name, version, existing, interface, weights, formats)
+        _check_semver(name, version, existing, interface, weights, code, formats)
         artifacts = [_store_item(reg_dir, item) for item in items]
         record = Record(name=name, version=version, framework=framework, artifacts=artifacts,
                         dependencies=deps, extra={
@@ -275,14 +277,15 @@ def previous_release(version: str, records: list[Record]) -> Record | None:
 
 
 def _check_semver(name: str, version: str, records: list[Record], interface: dict,
-                  weights: str | None, formats: list[str]) -> None:
+                  weights: str | None, code: str | None, formats: list[str]) -> None:
     from mlpm.interface import diff
 
     prev = previous_release(version, records)
     if prev is None:
         return
     changes = diff.diff(prev.get("interface"), interface, old_weights=prev.get("weights"),
-                        new_weights=weights, old_formats=prev.formats, new_formats=formats)
+                        new_weights=weights, old_formats=prev.formats, new_formats=formats,
+                        old_code=prev.get("code"), new_code=code)
     needed = diff.required_level(changes)
     made = diff.bump_level(prev.version, version)
     order = {"patch": 0, "minor": 1, "major": 2}

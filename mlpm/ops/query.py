@@ -177,7 +177,8 @@ def _changes(old, new) -> list:
 
     return diff.diff(old.get("interface"), new.get("interface"),
                      old_weights=old.get("weights"), new_weights=new.get("weights"),
-                     old_formats=old.formats, new_formats=new.formats)
+                     old_formats=old.formats, new_formats=new.formats,
+                     old_code=old.get("code"), new_code=new.get("code"))
 
 
 def search(text: str, *, session: Session, project: Project | None, task: str | None = None,
