@@ -550,28 +550,27 @@ def _diff_formats(old: Iterable[str], new: Iterable[str], out: list[InterfaceCha
 
 
 def _diff_weights(old: str | None, new: str | None, out: list[InterfaceChange]) -> None:
-    if old is None:
-        return  # nothing known to compare with
-    if new is None:
-        out.append(InterfaceChange(
-            "minor", "weights-unknown",
-            "the new weights have no digest, so identical weights cannot be confirmed"))
-    elif old.strip().lower() != new.strip().lower():
-        out.append(InterfaceChange("minor", "weights-changed",
-                                   f"new weights ({_short(old)} -> {_short(new)})"))
+    _diff_digest(old, new, "weights", out, "the new weights have no digest, so identical "
+                 "weights cannot be confirmed", "new weights ({})",
+                 lambda a, b: a.strip().lower() == b.strip().lower())
 
 
 def _diff_code(old: str | None, new: str | None, out: list[InterfaceChange]) -> None:
+    _diff_digest(old, new, "code", out, "the new version's code has no digest, so identical "
+                 "code cannot be confirmed", "new code: the model computes differently ({})",
+                 lambda a, b: a == b)
+
+
+def _diff_digest(old: str | None, new: str | None, what: str, out: list[InterfaceChange],
+                 unknown: str, changed: str, same) -> None:
+    """New weights or new code need a MINOR; a digest that went missing cannot be vouched for."""
     if old is None:
         return  # nothing known to compare with
     if new is None:
-        out.append(InterfaceChange(
-            "minor", "code-unknown",
-            "the new version's code has no digest, so identical code cannot be confirmed"))
-    elif old != new:
-        out.append(InterfaceChange("minor", "code-changed",
-                                   f"new code: the model computes differently "
-                                   f"({_short(old)} -> {_short(new)})"))
+        out.append(InterfaceChange("minor", f"{what}-unknown", unknown))
+    elif not same(old, new):
+        out.append(InterfaceChange("minor", f"{what}-changed",
+                                   changed.format(f"{_short(old)} -> {_short(new)}")))
 
 
 def _short(digest: str) -> str:
