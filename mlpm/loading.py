@@ -11,6 +11,7 @@ from pathlib import Path
 
 from mlpm.errors import NotInstalled, StaleLock, UsageError
 from mlpm.project import Lock, LockedPackage, Project
+from mlpm.store import file_status
 
 TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
 if TYPE_CHECKING:
@@ -29,24 +30,16 @@ NATIVE = {
 _READ: dict[str, tuple] = {}
 
 
-def _stat_key(path: Path) -> tuple | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
-
-
 def _project_and_lock(project_dir: Path | None) -> tuple[Project, Lock | None]:
     start = str(project_dir) if project_dir is not None else os.getcwd()
     hit = _READ.get(start)
     if hit is not None:
         project, lock, manifest_key, lock_key = hit
-        if (_stat_key(project.manifest_path) == manifest_key
-                and _stat_key(project.lock_path) == lock_key):
+        if (file_status(project.manifest_path) == manifest_key
+                and file_status(project.lock_path) == lock_key):
             return project, lock
     project = Project.find(project_dir)
-    manifest_key, lock_key = _stat_key(project.manifest_path), _stat_key(project.lock_path)
+    manifest_key, lock_key = file_status(project.manifest_path), file_status(project.lock_path)
     lock = Lock.read(project.lock_path)
     _READ[start] = (project, lock, manifest_key, lock_key)
     return project, lock
@@ -161,11 +154,11 @@ def _cached_conversion(entry: Path):
     """Conversion.read(verify=False), reused while the entry's record is unchanged."""
     from mlpm.convert import Conversion
 
-    key = _stat_key(entry / "conversion.json")
+    key = file_status(entry / "conversion.json")
     hit = _CONVERSIONS.get(entry)
     if hit is not None and hit[1] == key and key is not None:
         conv = hit[0]
-        if all(_stat_key(entry / f) is not None for f in conv.files):
+        if all(file_status(entry / f) is not None for f in conv.files):
             return conv
     conv = Conversion.read(entry, verify=False)
     if conv is not None:

@@ -20,7 +20,7 @@ except ImportError:  # Windows: no flock; concurrent runs on one project are not
 
 from mlpm.errors import ManifestError, ProjectNotFound
 from mlpm.registry.records import Artifact, check_name
-from mlpm.store import load_memo, save_memo, write_atomic
+from mlpm.store import file_status, load_memo, save_memo, write_atomic
 
 _HELD: set[str] = set()  # project folders this process holds (the hold is not re-entrant)
 
@@ -37,14 +37,6 @@ _LOCK_HEADER = (
 TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
 if TYPE_CHECKING:
     from typing import Any
-
-
-def _file_key(path: Path) -> tuple | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns, st.st_ino)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -66,8 +58,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{path} is not valid TOML ({exc}); fix that line and retry.") \
             from None
-    if before == after:
-        save_memo(path, after, data)
+    save_memo(path, before, after, data)
     return data
 
 
@@ -109,7 +100,7 @@ class Project:
 
     @classmethod
     def read(cls, manifest_path: Path) -> Project:
-        seen = _file_key(manifest_path)
+        seen = file_status(manifest_path)
         data = _read_toml(manifest_path)
         table = data.get("tool", {}).get("mlpm", {}) if manifest_path.name == PYPROJECT else data
         deps_raw = table.get("dependencies", {})
@@ -177,7 +168,7 @@ class Project:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             _HELD.add(key)
-            now = _file_key(self.manifest_path)
+            now = file_status(self.manifest_path)
             if now is not None and now != self._read_as:  # changed since read: re-read
                 fresh = Project.read(self.manifest_path)
                 self.dependencies, self.registry = fresh.dependencies, fresh.registry
@@ -233,7 +224,7 @@ class Project:
         for name in [n for n in self.options if n not in self.dependencies]:
             del self.options[name]
         write_atomic(self.manifest_path, tomlkit.dumps(doc))
-        self._read_as = _file_key(self.manifest_path)
+        self._read_as = file_status(self.manifest_path)
 
     def manifest_hash(self) -> str:
         """What the lock must match: the dependency ranges and the registry, not formatting."""

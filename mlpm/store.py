@@ -123,8 +123,19 @@ def write_atomic(path: Path, data: bytes | str, durable: bool = True) -> None:
 SETTLED_NS = 2_000_000_000
 
 
-def _file_status(st: os.stat_result) -> tuple:
+def _status(st: os.stat_result) -> tuple:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
+def file_status(path: Path | str) -> tuple | None:
+    """What every write of a file changes (size, mtime, ctime, inode, device); None if absent.
+
+    The project's files are replaced by rename, so the same status means the same bytes.
+    """
+    try:
+        return _status(os.stat(path))
+    except OSError:
+        return None
 
 
 def _memo_path(source: Path, root: Path | None = None) -> Path:
@@ -134,34 +145,35 @@ def _memo_path(source: Path, root: Path | None = None) -> Path:
 def load_memo(source: Path) -> object | None:
     """What ``save_memo`` kept for ``source``, if the file's status is still the one it had.
 
-    The status (size, mtime, ctime, inode, device) changes with every write, and the
-    project's files are replaced by rename, so an unchanged status means unchanged bytes.
     A missing, torn or foreign memo is None: the caller parses the file again.
     """
     import marshal
 
+    status = file_status(source)
     try:
-        status = _file_status(os.stat(source))
         with open(_memo_path(source), "rb") as fh:
             _, seen, data = marshal.load(fh)
     except (OSError, EOFError, ValueError, TypeError):
         return None
-    return data if seen == status else None
+    return data if status is not None and seen == status else None
 
 
-def save_memo(source: Path, st: os.stat_result, data: object) -> None:
-    """Keep ``data`` (parsed from ``source`` when it had status ``st``) for ``load_memo``.
+def save_memo(source: Path, before: os.stat_result, after: os.stat_result,
+              data: object) -> None:
+    """Keep ``data``, parsed from ``source`` between the two ``fstat``s, for ``load_memo``.
 
-    Only a shortcut: values marshal cannot hold (a TOML date), a file changed in the last
-    seconds, or a read-only cache just mean parsing next time.
+    Only a shortcut: a file that changed while it was read or in the last seconds, values
+    marshal cannot hold (a TOML date) or a read-only cache just mean parsing next time.
     """
     import marshal
     import time
 
-    if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) < SETTLED_NS:
+    status = _status(after)
+    if status != _status(before) or \
+            time.time_ns() - max(after.st_mtime_ns, after.st_ctime_ns) < SETTLED_NS:
         return
     try:
-        body = marshal.dumps((str(Path(source).absolute()), _file_status(st), data))
+        body = marshal.dumps((str(Path(source).absolute()), status, data))
         memo = _memo_path(source)
         memo.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(memo, body, durable=False)
@@ -471,7 +483,7 @@ class Store:
             try:
                 with open(memo, "rb") as fh:
                     source, seen, _ = marshal.load(fh)
-                stale = _file_status(os.stat(source)) != seen
+                stale = file_status(source) != seen
             except (OSError, EOFError, ValueError, TypeError):
                 stale = True
             if stale:

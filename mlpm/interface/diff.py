@@ -230,18 +230,8 @@ def _diff_entrypoints(old: dict, new: dict, out: list[InterfaceChange]) -> None:
         # Two unknown parameter lists look alike without being alike.
         return _known(b) and _known(n) and _param_contract(b) == _param_contract(n)
 
-    renames = _pairs(removed, added, same)
-    renamed = dict(renames)
-    for name in removed:
-        if name in renamed:
-            out.append(InterfaceChange("major", "entrypoint-renamed",
-                                       f"entrypoint '{name}' renamed to '{renamed[name]}'"))
-        else:
-            out.append(InterfaceChange("major", "entrypoint-removed",
-                                       f"entrypoint '{name}' removed"))
-    for name in added:
-        if name not in renamed.values():
-            out.append(InterfaceChange("minor", "entrypoint-added", f"entrypoint '{name}' added"))
+    renamed = _report_names("entrypoint", removed, added, dict(_pairs(removed, added, same)),
+                            out)
     for name, entry in before.items():
         if name in after:
             _diff_parameters(entry, after[name], f"entrypoint '{name}'", out)
@@ -411,20 +401,25 @@ def _diff_signatures(old: dict, new: dict, out: list[InterfaceChange]) -> None:
     def same(r: str, a: str) -> bool:
         return all(io(before[r], side) == io(after[a], side) for side in ("inputs", "outputs"))
 
-    renamed = dict(_pairs(removed, added, same))
-    for name in removed:
-        if name in renamed:
-            out.append(InterfaceChange("major", "signature-renamed",
-                                       f"signature '{name}' renamed to '{renamed[name]}'"))
-        else:
-            out.append(InterfaceChange("major", "signature-removed",
-                                       f"signature '{name}' removed"))
-    for name in added:
-        if name not in renamed.values():
-            out.append(InterfaceChange("minor", "signature-added", f"signature '{name}' added"))
+    _report_names("signature", removed, added, dict(_pairs(removed, added, same)), out)
     for name, sig in before.items():
         if name in after:
             _diff_signature(sig, after[name], f"signature '{name}'", out)
+
+
+def _report_names(what: str, removed: list[str], added: list[str], renamed: dict[str, str],
+                  out: list[InterfaceChange]) -> dict[str, str]:
+    """Renamed and removed names are MAJOR, added ones MINOR; returns ``renamed``."""
+    for name in removed:
+        if name in renamed:
+            out.append(InterfaceChange("major", f"{what}-renamed",
+                                       f"{what} '{name}' renamed to '{renamed[name]}'"))
+        else:
+            out.append(InterfaceChange("major", f"{what}-removed", f"{what} '{name}' removed"))
+    for name in added:
+        if name not in renamed.values():
+            out.append(InterfaceChange("minor", f"{what}-added", f"{what} '{name}' added"))
+    return renamed
 
 
 def _diff_signature(old: dict, new: dict, where: str, out: list[InterfaceChange]) -> None:
@@ -551,26 +546,24 @@ def _diff_formats(old: Iterable[str], new: Iterable[str], out: list[InterfaceCha
 
 def _diff_weights(old: str | None, new: str | None, out: list[InterfaceChange]) -> None:
     _diff_digest(old, new, "weights", out, "the new weights have no digest, so identical "
-                 "weights cannot be confirmed", "new weights ({})",
-                 lambda a, b: a.strip().lower() == b.strip().lower())
+                 "weights cannot be confirmed", "new weights")
 
 
 def _diff_code(old: str | None, new: str | None, out: list[InterfaceChange]) -> None:
     _diff_digest(old, new, "code", out, "the new version's code has no digest, so identical "
-                 "code cannot be confirmed", "new code: the model computes differently ({})",
-                 lambda a, b: a == b)
+                 "code cannot be confirmed", "new code: the model computes differently")
 
 
 def _diff_digest(old: str | None, new: str | None, what: str, out: list[InterfaceChange],
-                 unknown: str, changed: str, same) -> None:
+                 unknown: str, changed: str) -> None:
     """New weights or new code need a MINOR; a digest that went missing cannot be vouched for."""
     if old is None:
         return  # nothing known to compare with
     if new is None:
         out.append(InterfaceChange("minor", f"{what}-unknown", unknown))
-    elif not same(old, new):
+    elif old.strip().lower() != new.strip().lower():
         out.append(InterfaceChange("minor", f"{what}-changed",
-                                   changed.format(f"{_short(old)} -> {_short(new)}")))
+                                   f"{changed} ({_short(old)} -> {_short(new)})"))
 
 
 def _short(digest: str) -> str:
