@@ -89,8 +89,9 @@ def main() -> None:
     mlpm("convert", "digits-hub", "--to", "onnx")  # converted once, parity-checked, cached
 
     # A TF SavedModel with several signatures, read without importing TensorFlow, and the
-    # same model for the edge: converted to TFLite (one file per signature).
-    mlpm("install", "digits-tf", "--context", "edge")
+    # same model for the edge: converted to TFLite (one file per signature). A SavedModel
+    # runs its publisher's code when loaded or converted, so its source is trusted first.
+    mlpm("install", "digits-tf", "--context", "edge", "--trust")
     savedmodel_signatures()
     mlpm("tree")
     mlpm("cache", "verify")

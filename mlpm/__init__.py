@@ -1,8 +1,8 @@
 """mlpm: a package manager for pre-trained ML models.
 
     import mlpm
-    model = mlpm.load("digits")                  # the version mlpm.lock pins; no network if cached
-    session = mlpm.load("digits", format="onnx")  # an onnxruntime.InferenceSession
+    session = mlpm.load("digits", format="onnx")  # the version mlpm.lock pins; no network if cached
+    model = mlpm.load("digits", trust=True)       # TorchScript runs code: trust its source first
 
 Importing mlpm is cheap: it imports no framework, and each public function imports
 what it needs when called.
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # importing typing costs start-up time; annotations only
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any
 
 __version__ = "0.1.0"
@@ -19,24 +20,45 @@ __all__ = ["load", "path", "keras_layer", "entrypoints", "signatures", "install"
            "MlpmError", "__version__"]
 
 
-def load(name: str, format: str | None = None, **options: Any) -> Any:
-    """Load the locked version of ``name``: see ``mlpm.loading.load``."""
+# The signatures below repeat mlpm.loading's, so that help() and inspect show the real
+# keyword arguments without importing it; tests/test_cli_gaps.py keeps them equal.
+
+
+def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
+         signature: str | None = None, trust: bool = False, project_dir: Path | None = None,
+         context: str | None = None, **options: Any) -> Any:
+    """Load the version of ``name`` that the nearest project's mlpm.lock pins.
+
+    ``format``: the format to load ("onnx", "torchscript", "tflite", ...); one the package
+    does not publish is converted once, parity-checked and cached. ``context``: a usage
+    context ("python", "server", "edge", "cpp", "onnx") that picks the format.
+    ``entrypoint``: the PyTorch Hub entrypoint (other keyword arguments go to it).
+    ``signature``: one SavedModel / TFLite signature. ``trust``: trust the package's
+    source, which formats that run code need. ``project_dir``: the project to read
+    (default: the nearest one above the current folder). See mlpm.loading.load.
+
+    >>> session = mlpm.load("digits", format="onnx")  # doctest: +SKIP
+    """
     from mlpm.loading import load as _load
 
-    return _load(name, format, **options)
+    return _load(name, format, entrypoint=entrypoint, signature=signature, trust=trust,
+                 project_dir=project_dir, context=context, **options)
 
 
-def keras_layer(name: str, **options: Any):
-    """A ``tensorflow_hub.KerasLayer`` over the locked SavedModel of ``name``.
+def keras_layer(name: str, *, project_dir: Path | None = None, trust: bool = False,
+                **options: Any):
+    """A ``tensorflow_hub.KerasLayer`` over the locked SavedModel of ``name``; other keyword
+    arguments (``trainable=``...) go to the layer.
 
     >>> layer = mlpm.keras_layer("digits-tf", trainable=False)  # doctest: +SKIP
     """
     from mlpm.loading import keras_layer as _keras_layer
 
-    return _keras_layer(name, **options)
+    return _keras_layer(name, project_dir=project_dir, trust=trust, **options)
 
 
-def entrypoints(name: str, **options: Any) -> list[dict]:
+def entrypoints(name: str, *, project_dir: Path | None = None,
+                registry: str | None = None) -> list[dict]:
     """The entrypoints of a package (name, parameters, doc), read without running its code.
 
     >>> [e["name"] for e in mlpm.entrypoints("digits-hub")]  # doctest: +SKIP
@@ -44,10 +66,12 @@ def entrypoints(name: str, **options: Any) -> list[dict]:
     """
     from mlpm.loading import interface
 
-    return list(interface(name, **options).get("entrypoints", []))
+    return list(interface(name, project_dir=project_dir, registry=registry)
+                .get("entrypoints", []))
 
 
-def signatures(name: str, **options: Any) -> list[dict]:
+def signatures(name: str, *, project_dir: Path | None = None,
+               registry: str | None = None) -> list[dict]:
     """The signatures of a package (name, inputs and outputs with dtype and shape).
 
     >>> mlpm.signatures("digits")[0]["inputs"]  # doctest: +SKIP
@@ -55,14 +79,19 @@ def signatures(name: str, **options: Any) -> list[dict]:
     """
     from mlpm.loading import interface
 
-    return list(interface(name, **options).get("signatures", []))
+    return list(interface(name, project_dir=project_dir, registry=registry)
+                .get("signatures", []))
 
 
-def path(name: str, format: str | None = None, **options: Any):
-    """The verified file of ``name``'s locked version: see ``mlpm.loading.path``."""
+def path(name: str, format: str | None = None, *, project_dir: Path | None = None) -> Path:
+    """The verified file (or unpacked folder) of ``name``'s locked version in the cache.
+
+    >>> mlpm.path("digits", format="onnx")  # doctest: +SKIP
+    PosixPath('/home/me/.cache/mlpm/blobs/sha256/3f/3f...')
+    """
     from mlpm.loading import path as _path
 
-    return _path(name, format, **options)
+    return _path(name, format, project_dir=project_dir)
 
 
 def install(*specs: str, registry: str | None = None, project_dir=None):

@@ -21,7 +21,6 @@ Setuid, setgid and sticky bits are dropped, not refused: extracted files are 0o6
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import tarfile
 from collections.abc import Iterator
@@ -38,6 +37,12 @@ RATIO_FLOOR = 1 << 20
 HEADER_ALLOWANCE = 4096
 MAX_SYMLINK_HOPS = 40
 MAX_SYMLINK_TARGET = 4096
+# Deeper or longer names are refused: real SavedModels and hub repos stay far below, and
+# past them the cache's paths near the OS limit (4,096 bytes) and tree walks near
+# Python's recursion limit. 255 bytes is the longest file name common file systems allow.
+MAX_DEPTH = 64
+MAX_NAME_BYTES = 1024
+MAX_PART_BYTES = 255
 
 _MAGIC = (
     (b"PK\x03\x04", "zip"),
@@ -99,6 +104,10 @@ def _walk(top: Path, folder: Path,
     """Every entry under ``folder``, parents before children, siblings sorted by name."""
     with os.scandir(folder) as it:
         entries = sorted(it, key=lambda e: e.name)
+    if entries and prefix.count("/") >= MAX_DEPTH:  # also keeps this recursion shallow
+        raise UnsafeArchive(f"cannot pack {top}: {prefix.rstrip('/')!r} holds files more than "
+                            f"{MAX_DEPTH} levels deep, which mlpm refuses to extract; "
+                            "flatten the folder.")
     for entry in entries:
         rel = prefix + entry.name
         st = entry.stat(follow_symlinks=False)
@@ -146,9 +155,11 @@ def extract(archive: Path, dest: Path, *, max_total_bytes: int = 64 << 30,
     backslashes or NULs in names; symlinks whose target (followed through other links)
     leaves the entry; hardlinks to anything but an earlier regular file member; devices,
     fifos and sockets; a name that appears twice (unless both are folders) or that lies
-    under a file or symlink member; more than ``max_members`` members; more than
-    ``max_total_bytes`` bytes, counted as they are decompressed; and, past 1 MiB, a
-    member or archive that decompresses to more than ``max_ratio`` times its size.
+    under a file or symlink member; a name more than ``MAX_DEPTH`` (64) levels deep, longer
+    than ``MAX_NAME_BYTES`` (1,024) or with a component longer than 255 bytes; more than
+    ``max_members`` members; more than ``max_total_bytes`` bytes, counted as they are
+    decompressed; and, past 1 MiB, a member or archive that decompresses to more than
+    ``max_ratio`` times its size.
     Unreadable archives raise ``BadArchive``.
 
         >>> extract(Path("model.tar.gz"), Path("entries/abc123"))   # doctest: +SKIP
@@ -159,7 +170,8 @@ def extract(archive: Path, dest: Path, *, max_total_bytes: int = 64 << 30,
         raise FileExistsError(f"cannot extract {archive} into {dest}: it already exists.")
     kind = _sniff(archive)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{dest.name}.tmp-{os.urandom(8).hex()}"
+    # Hidden, and named for its writer: `mlpm cache prune` clears one whose writer died.
+    tmp = dest.parent / f".{dest.name}.{os.getpid()}.{os.urandom(8).hex()}.tmp"
     os.mkdir(tmp, 0o700)  # private until complete
     try:
         ex = _Extraction(archive, tmp, max_total_bytes=max_total_bytes,
@@ -179,7 +191,9 @@ def extract(archive: Path, dest: Path, *, max_total_bytes: int = 64 << 30,
                 ) from exc
             raise
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        from mlpm.files import remove_tree
+
+        remove_tree(tmp)  # iterative: no tree is too deep to clean up
         raise
     return dest
 
@@ -383,7 +397,16 @@ class _Extraction:
         parts = [p for p in raw.split("/") if p not in ("", ".")]
         if ".." in parts:
             self.refuse(self.current, f"{what} contains a '..' component")
-        return "/".join(parts)
+        if len(parts) > MAX_DEPTH:
+            self.refuse(self.current, f"{what} is {len(parts)} levels deep, past the limit "
+                                      f"of {MAX_DEPTH}")
+        name = "/".join(parts)
+        if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+            self.refuse(self.current, f"{what} is longer than {MAX_NAME_BYTES} bytes")
+        if any(len(p.encode("utf-8", "surrogateescape")) > MAX_PART_BYTES for p in parts):
+            self.refuse(self.current, f"{what} has a component longer than {MAX_PART_BYTES} "
+                                      "bytes")
+        return name
 
     def check_link_target(self, name: str, target: str, *, hard: bool) -> None:
         """Refuse a link whose target, read as written, points outside the entry."""

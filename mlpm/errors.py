@@ -4,7 +4,7 @@ Every error is one sentence that names the thing and the fix. Each class also
 subclasses the builtin a Python user would reach for (``ValueError``,
 ``LookupError``, ``FileNotFoundError``, ``ConnectionError``) so library callers
 can catch them plainly. The CLI turns any ``MlpmError`` into that sentence and
-exit code 1 (``UsageError``: 2), never a traceback.
+exit code 1 (``UsageError``, ``InvalidName``, ``InvalidSpec``: 2), never a traceback.
 """
 
 from __future__ import annotations
@@ -23,11 +23,15 @@ class UsageError(MlpmError, ValueError):
 
 
 class InvalidName(MlpmError, ValueError):
-    """A package name that is not allowed."""
+    """A package name that is not allowed (bad usage: exit code 2)."""
+
+    exit_code = 2
 
 
 class InvalidSpec(MlpmError, ValueError):
-    """A ``NAME@RANGE`` that cannot be parsed."""
+    """A ``NAME@RANGE`` that cannot be parsed (bad usage: exit code 2)."""
+
+    exit_code = 2
 
 
 class ManifestError(MlpmError, ValueError):
@@ -54,6 +58,11 @@ class NotInstalled(MlpmError, LookupError):
     """The package is not a dependency of this project."""
 
 
+class RemovedWhileLoading(NotInstalled, FileNotFoundError):
+    """A package's files left the cache (``mlpm remove``, ``mlpm cache prune`` in another
+    process) while ``mlpm.load`` was reading them."""
+
+
 class HasDependents(MlpmError, ValueError):
     """Removal refused because installed packages depend on it."""
 
@@ -62,8 +71,21 @@ class StaleLock(MlpmError, ValueError):
     """mlpm.lock does not match mlpm.toml."""
 
 
+class InconsistentLock(ManifestError):
+    """mlpm.lock is not a complete, consistent resolution of the manifest (a bad merge,
+    a hand edit): an entry missing, a version outside its range, a broken dependency."""
+
+
 class RegistryError(MlpmError, ConnectionError):
     """The registry cannot be reached or answered with an error."""
+
+
+class TooLarge(RegistryError):
+    """A server sent more than one of mlpm's limits allows (docs/security.md#limits)."""
+
+
+class DamagedIndex(RegistryError):
+    """A registry's index file or names file is malformed; only its owner can fix it."""
 
 
 class IntegrityError(MlpmError, ValueError):
@@ -88,3 +110,12 @@ class ModelLoadError(MlpmError, RuntimeError):
 
 class StoreError(MlpmError, OSError):
     """The cache directory cannot be written (permissions, disk full)."""
+
+
+class UnsafePath(MlpmError, ValueError):
+    """A path taken from a project file that would lead outside mlpm's cache."""
+
+
+class UnsafeModel(MlpmError, PermissionError):
+    """A code-bearing model whose static scan found code that reaches outside the model
+    (files, Python, network); refused even from a trusted source unless allowed."""

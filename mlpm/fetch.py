@@ -14,7 +14,15 @@ import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from mlpm.errors import IntegrityError, OfflineError, RegistryError, StoreError
+from mlpm.errors import (
+    IntegrityError,
+    MlpmError,
+    OfflineError,
+    RegistryError,
+    StoreError,
+    TooLarge,
+    UsageError,
+)
 from mlpm.store import CHUNK, Store, StreamHasher, human_size, write_atomic
 
 ATTEMPTS = 4
@@ -26,8 +34,28 @@ TIMEOUT = (10.0, 60.0)  # connect, read
 LOW_SPEED_LIMIT = 10
 LOW_SPEED_TIME = 30.0
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+# Limits on what a server can make mlpm hold or write (docs/security.md#limits).
+MAX_INDEX_BYTES = 64 << 20  # an index file, decompressed (MLPM_MAX_INDEX_BYTES)
+MAX_DOWNLOAD_BYTES = 32 << 30  # an artifact whose size the registry does not record
+MAX_INDEX_RATIO = 100  # decompressed bytes per compressed byte of an index file...
+RATIO_FLOOR = 1 << 20  # ...checked once this much has been decompressed
 
 _local = threading.local()
+# Set by the CLI: --no-progress and -q turn the bars off, -v logs every request to stderr.
+_show_progress = True
+_log = None
+
+
+def configure_output(*, progress: bool = True, log=None) -> None:
+    """Progress bars on or off (they also need a terminal and no MLPM_NO_PROGRESS), and a
+    function that receives one line per HTTP request (None: say nothing)."""
+    global _show_progress, _log
+    _show_progress, _log = progress, log
+
+
+def _say(text: str) -> None:
+    if _log is not None:
+        _log(text)
 
 
 def is_offline() -> bool:
@@ -52,8 +80,140 @@ def _session():
 
         session = requests.Session()
         session.headers["User-Agent"] = "mlpm/0.1"
+        # only what _Inflater decodes (urllib3 would offer br / zstd when installed)
+        session.headers["Accept-Encoding"] = "gzip, deflate"
+        session.hooks["response"].append(_refuse_downgrade)
         _local.session = session
     return session
+
+
+def _refuse_downgrade(resp, *args, **kwargs):
+    """A response hook: a redirect from https to plain http is refused, not followed
+    (anyone on the path could then change what is downloaded, or read the token)."""
+    if resp.is_redirect and resp.url.startswith("https://"):
+        from urllib.parse import urljoin
+
+        target = urljoin(resp.url, resp.headers.get("Location", ""))
+        if not target.startswith("https://"):
+            resp.close()
+            raise RegistryError(
+                f"{resp.url} redirected to {target}, which leaves HTTPS for plain HTTP; mlpm "
+                "refuses that downgrade: ask the server's owner to redirect to an https:// URL."
+            )
+    return resp
+
+
+def env_bytes(name: str, default: int) -> int:
+    """A byte count from the environment variable ``name``: digits with an optional K, M,
+    G or T suffix (powers of 1024; "64M", "64MiB" and "64MB" are all 64 MiB)."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    digits = text.upper().removesuffix("IB").removesuffix("B")
+    unit = 1
+    if digits[-1:] in ("K", "M", "G", "T"):
+        unit = 1 << (10 * ("KMGT".index(digits[-1]) + 1))
+        digits = digits[:-1]
+    if not (digits.isascii() and digits.isdigit() and int(digits) > 0):
+        raise UsageError(f"{name}={text!r} is not a size; set it to a number of bytes such as "
+                         f"{default} or 64M, or unset it.")
+    return int(digits) * unit
+
+
+def _drop_body(resp) -> None:
+    """Read and drop a short body nobody wants (a 304, a 404 page), so that urllib3 can
+    reuse the connection; a long or unsized one is left for ``close`` to cut off."""
+    length = resp.headers.get("Content-Length", "")
+    if resp.status_code == 304 or (length.isdigit() and int(length) <= 65536):
+        try:
+            resp.raw.read(decode_content=False)
+        except Exception:  # noqa: BLE001 (the connection is then closed, not reused)
+            pass
+
+
+def too_large(url: str, limit: int, what: str, setting: str) -> TooLarge:
+    return TooLarge(f"{url} sent more than {human_size(limit)} for {what}, the limit; if "
+                    f"that is expected, raise it with {setting}, else the server is broken or "
+                    "hostile.")
+
+
+class _Inflater:
+    """Decodes a gzip / deflate body in bounded steps: each input chunk yields pieces of at
+    most CHUNK bytes, so a small bomb never becomes one huge allocation."""
+
+    def __init__(self, encoding: str, url: str):
+        import zlib
+
+        self.zlib, self.url, self.encoding = zlib, url, encoding
+        if encoding in ("gzip", "x-gzip"):
+            self.wbits = 16 + zlib.MAX_WBITS
+        elif encoding == "deflate":
+            self.wbits = zlib.MAX_WBITS  # zlib-wrapped; a raw stream is tried on failure
+        else:
+            raise RegistryError(f"{url} came with Content-Encoding {encoding!r}, which mlpm "
+                                "does not decode; serve it uncompressed, gzip or deflate.")
+        self.obj = zlib.decompressobj(self.wbits)
+        self.started = False
+
+    def feed(self, data: bytes):
+        try:
+            while True:
+                try:
+                    out = self.obj.decompress(data, CHUNK)
+                except self.zlib.error:
+                    if self.started or self.wbits != self.zlib.MAX_WBITS:
+                        raise
+                    self.wbits = -self.zlib.MAX_WBITS  # deflate sent without its zlib header
+                    self.obj = self.zlib.decompressobj(self.wbits)
+                    continue
+                self.started = True
+                if out:
+                    yield out
+                data = self.obj.unconsumed_tail
+                if self.obj.eof and self.obj.unused_data and self.wbits > self.zlib.MAX_WBITS:
+                    data = self.obj.unused_data  # the next member of a multi-member gzip
+                    self.obj = self.zlib.decompressobj(self.wbits)
+                elif not data and len(out) < CHUNK:
+                    return
+        except self.zlib.error as exc:
+            raise RegistryError(f"the body of {self.url} is not valid {self.encoding} data "
+                                f"({exc}); check the server's compression settings.") from None
+
+
+def _read_bounded(resp, url: str, limit: int, what: str, setting: str,
+                  ratio: int | None = None, stall: _StallWatch | None = None):
+    """The response body, decoded, as chunks; TooLarge past ``limit`` decoded bytes (or, with
+    ``ratio``, past that many decoded bytes per received byte). Reads what has arrived, so
+    that the stall rule sees a trickle."""
+    encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+    inflater = None if encoding in ("", "identity") else _Inflater(encoding, url)
+    raw = resp.raw
+    fp = None
+    if hasattr(raw, "read1"):  # urllib3 2: it checks the length and reuses the connection
+        def read(n: int) -> bytes:
+            return raw.read1(n, decode_content=False)
+    else:  # urllib3 1.26: http.client's response below it
+        fp = raw._fp
+        read = fp.read1
+    stall = stall or _StallWatch()
+    received = decoded = 0
+    while chunk := read(CHUNK):
+        received += len(chunk)
+        stall.saw(len(chunk))
+        for piece in (inflater.feed(chunk) if inflater else (chunk,)):
+            decoded += len(piece)
+            if decoded > limit:
+                raise too_large(url, limit, what, setting)
+            if ratio and decoded > RATIO_FLOOR and decoded > ratio * received:
+                raise TooLarge(f"{url} decompresses to more than {ratio} times its size for "
+                               f"{what}, which only a decompression bomb does; the server is "
+                               "broken or hostile.")
+            yield piece
+    import http.client
+
+    left = getattr(fp, "length", None)  # http.client's read1 ends a short body quietly
+    if left or (inflater is not None and not inflater.obj.eof):
+        raise http.client.IncompleteRead(b"", left or 0)
 
 
 def _offline_refusal(url: str) -> OfflineError:
@@ -150,7 +310,8 @@ class _StallWatch:
             self.start, self.got = now, 0
 
 
-def _body_chunks(resp, hasher: StreamHasher, stall: _StallWatch):
+def _body_chunks(resp, hasher: StreamHasher, stall: _StallWatch, url: str, limit: int,
+                 label: str):
     """The response body as (chunk, buffer) pairs; ``buffer`` goes back to ``hasher``.
 
     Below requests and urllib3 sits http.client's response. With a Content-Length and no
@@ -158,13 +319,14 @@ def _body_chunks(resp, hasher: StreamHasher, stall: _StallWatch):
     buffers: one copy per byte, where ``iter_content`` makes three (urllib3's buffer, a
     new bytes object, a join), which on a fast link costs more than the sha256. Chunked
     bodies use http.client's ``read1`` (it strips the framing); a compressed body goes
-    through requests, which decodes it. If the body breaks off, what arrived is still
-    yielded so that the partial file keeps it for a resume.
+    through _Inflater, in bounded steps, and stops past ``limit`` decoded bytes. If the
+    body breaks off, what arrived is still yielded so that the partial file keeps it for
+    a resume.
     """
     raw = getattr(resp.raw, "_fp", None)
     if resp.headers.get("Content-Encoding", "identity") != "identity" or raw is None:
-        for chunk in resp.iter_content(CHUNK):
-            stall.saw(len(chunk))
+        for chunk in _read_bounded(resp, url, limit, label, "MLPM_MAX_DOWNLOAD_BYTES",
+                                   stall=stall):
             yield chunk, None
         return
     fp, left = getattr(raw, "fp", None), getattr(raw, "length", None)
@@ -222,24 +384,47 @@ def get_index_file(url: str, cache_file: Path, *, offline: bool) -> str | None:
             raise _offline_refusal(url)
         return cached
 
+    import http.client
+
+    import urllib3
+
+    limit = env_bytes("MLPM_MAX_INDEX_BYTES", MAX_INDEX_BYTES)
+
     def attempt():
         headers = {}
         if cached is not None and etag_file.is_file():
             headers["If-None-Match"] = etag_file.read_text().strip()
-        resp = _session().get(url, headers=headers, timeout=TIMEOUT)
-        if resp.status_code == 304 and cached is not None:
-            return cached
-        if resp.status_code == 404:
-            return None
-        if resp.status_code in _RETRY_STATUS:
-            raise _Transient(f"HTTP {resp.status_code}",
-                             _retry_after(resp.headers.get("Retry-After")))
-        if resp.status_code != 200:
-            raise RegistryError(
-                f"the registry answered HTTP {resp.status_code} for {url}; check the registry "
-                "URL (it should be the folder that holds config.json and index/)."
-            )
-        text = resp.content.decode("utf-8")
+        _say(f"GET {url}")
+        with _session().get(url, headers=headers, timeout=TIMEOUT, stream=True) as resp:
+            if resp.status_code != 200:
+                _drop_body(resp)
+            if resp.status_code == 304 and cached is not None:
+                return cached
+            if resp.status_code == 404:
+                return None
+            if resp.status_code in _RETRY_STATUS:
+                raise _Transient(f"HTTP {resp.status_code}",
+                                 _retry_after(resp.headers.get("Retry-After")))
+            if resp.status_code != 200:
+                raise RegistryError(
+                    f"the registry answered HTTP {resp.status_code} for {url}; check the "
+                    "registry URL (it should be the folder that holds config.json and index/)."
+                )
+            body = bytearray()
+            try:
+                for piece in _read_bounded(resp, url, limit, "an index file",
+                                           "MLPM_MAX_INDEX_BYTES", MAX_INDEX_RATIO):
+                    body += piece
+            except MlpmError:
+                raise
+            except (ConnectionError, TimeoutError, http.client.HTTPException,
+                    urllib3.exceptions.HTTPError) as exc:
+                raise _Transient(_describe_network_error(exc)) from None
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise RegistryError(f"the index file {url} is not UTF-8 text; ask the registry's "
+                                "owner to republish it.") from None
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(cache_file, text)
@@ -258,11 +443,12 @@ def get_index_file(url: str, cache_file: Path, *, offline: bool) -> str | None:
 
 
 class Progress:
-    """A tqdm bar on a terminal, silence otherwise."""
+    """A tqdm bar on a terminal, silence otherwise; with no total, a bytes and speed counter."""
 
     def __init__(self, label: str, total: int | None, initial: int = 0):
         self.bar = None
-        if sys.stderr.isatty() and not os.environ.get("MLPM_NO_PROGRESS") and (total or 0) > CHUNK:
+        if (_show_progress and sys.stderr.isatty() and not os.environ.get("MLPM_NO_PROGRESS")
+                and (total is None or total > CHUNK)):
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, initial=initial, unit="B", unit_scale=True,
@@ -278,13 +464,16 @@ class Progress:
 
 
 def fetch_blob(store: Store, url: str, sha256: str, size: int | None, *, label: str,
-               offline: bool = False, prefix: str | None = None) -> Path:
+               offline: bool = False, prefix: str | None = None,
+               stop: threading.Event | None = None) -> Path:
     """Make the blob ``sha256`` present in the store, downloading it from ``url`` if needed.
 
     The bytes are hashed while they stream; a mismatch deletes them and raises
     ``IntegrityError``. An interrupted HTTP download resumes with a Range request.
     With ``sha256`` empty (a public artifact not pinned yet) only ``prefix`` and ``size``
     are checked; the returned path's name is the digest to pin in the lock.
+    Setting ``stop`` (from another thread) ends the download at its next chunk with
+    KeyboardInterrupt; the partial file stays for a resume.
     """
     if store.has_blob(sha256, size):
         return store.blob_path(sha256)
@@ -308,20 +497,27 @@ def fetch_blob(store: Store, url: str, sha256: str, size: int | None, *, label: 
         if store.has_blob(sha256, size):  # another process fetched it while we waited
             return store.blob_path(sha256)
         return _with_retries(
-            url, lambda: _download_once(store, url, key, sha256, size, label, prefix))
+            url, lambda: _download_once(store, url, key, sha256, size, label, prefix, stop))
 
 
 def _download_once(store: Store, url: str, key: str, sha256: str, size: int | None, label: str,
-                   prefix: str | None) -> Path:
+                   prefix: str | None, stop: threading.Event | None = None) -> Path:
     import http.client
 
     import requests
+    import urllib3
 
     # What a raw socket read can raise mid-body (requests wraps these only in iter_content).
-    network_errors = (ConnectionError, TimeoutError, http.client.HTTPException)
+    network_errors = (ConnectionError, TimeoutError, http.client.HTTPException,
+                      urllib3.exceptions.HTTPError)
 
     part = store.partial_path(key)
+    # a recorded size bounds the body (one chunk over it shows it is wrong); else the limit
+    limit = env_bytes("MLPM_MAX_DOWNLOAD_BYTES", MAX_DOWNLOAD_BYTES)
     offset = part.stat().st_size if part.exists() else 0
+    if size is None and offset > limit:
+        part.unlink()
+        offset = 0
     if size is not None and offset > size:
         part.unlink()
         offset = 0
@@ -330,7 +526,11 @@ def _download_once(store: Store, url: str, key: str, sha256: str, size: int | No
         with open(part, "rb") as fh:  # resuming: the kept prefix must be hashed too
             for chunk in iter(lambda: fh.read(CHUNK), b""):
                 hasher.update(chunk)
-    headers = {"Range": f"bytes={offset}-"} if offset else {}
+    # identity: a Range offset counts the same bytes that were stored
+    headers = {"Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    _say(f"GET {url}" + (f" (resuming at byte {offset})" if offset else ""))
     with _session().get(url, headers=headers, stream=True, timeout=TIMEOUT) as resp:
         if resp.status_code in _RETRY_STATUS:
             raise _Transient(f"HTTP {resp.status_code}",
@@ -349,27 +549,50 @@ def _download_once(store: Store, url: str, key: str, sha256: str, size: int | No
         elif resp.status_code not in (200, 206):
             raise RegistryError(f"the registry answered HTTP {resp.status_code} for {url}; "
                                 "check the registry URL.")
+        announced = resp.headers.get("Content-Length", "")
+        if (size is None and resp.status_code in (200, 206) and announced.isdigit()
+                and offset + int(announced) > limit
+                and resp.headers.get("Content-Encoding", "identity") == "identity"):
+            hasher.hexdigest()
+            part.unlink(missing_ok=True)
+            raise too_large(url, limit, label, "MLPM_MAX_DOWNLOAD_BYTES")
+        encoded = resp.headers.get("Content-Encoding", "identity") != "identity"
         mode = "ab" if offset else "wb"
-        bar = Progress(label, size, offset)
+        total = size  # else the response's Content-Length, else a bytes and speed counter
+        if total is None and resp.status_code in (200, 206) and announced.isdigit():
+            total = offset + int(announced)
+        bar = Progress(label, total, offset)
         written = offset
         stall = _StallWatch()
         try:
             with open(part, mode) as fh:
                 if resp.status_code in (200, 206):
-                    for chunk, buf in _body_chunks(resp, hasher, stall):
+                    for chunk, buf in _body_chunks(resp, hasher, stall, url,
+                                                   limit if size is None else size + CHUNK,
+                                                   label):
                         # Hashing starts while the chunk is written; ``buf`` is not read
                         # into again before this thread asks for a free buffer.
                         hasher.update(chunk, recycle=buf)
                         fh.write(chunk)
                         written += len(chunk)
                         bar.update(len(chunk))
+                        if stop is not None and stop.is_set():
+                            raise KeyboardInterrupt  # Ctrl-C in the main thread
                         if size is not None and written > size:
                             break  # more bytes than recorded: wrong content, stop reading
+                        if size is None and written > limit:
+                            raise too_large(url, limit, label, "MLPM_MAX_DOWNLOAD_BYTES")
+        except MlpmError:  # over a limit, undecodable: a retry or a resume cannot help
+            hasher.hexdigest()
+            part.unlink(missing_ok=True)
+            raise
         except (requests.RequestException, *network_errors, _Transient) as exc:
             # A network failure mid-body (read timeout, reset, short read, stall). These are
             # OSErrors too, so this must come first: keep the partial file and let
             # _with_retries resume it, instead of calling it a disk failure.
             hasher.hexdigest()
+            if encoded:  # decoded bytes: a Range offset would not line up with them
+                part.unlink(missing_ok=True)
             if isinstance(exc, (requests.RequestException, _Transient)):
                 raise
             raise _Transient(_describe_network_error(exc)) from None
@@ -395,16 +618,30 @@ def fetch_many(store: Store, jobs: list[tuple[str, str, int | None, str, str | N
 
     Returns the blob path of every job, in order.
     """
+    stop = threading.Event()
+
     def one(job):
         url, sha, size, label, prefix = job
-        return fetch_blob(store, url, sha, size, label=label, offline=offline, prefix=prefix)
+        return fetch_blob(store, url, sha, size, label=label, offline=offline, prefix=prefix,
+                          stop=stop)
 
     if len(jobs) <= 1 or workers == 1:
         return [one(job) for job in jobs]
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        return list(pool.map(one, jobs))
+    pool = ThreadPoolExecutor(max_workers=min(workers, len(jobs)))
+    try:
+        paths = [future.result() for future in [pool.submit(one, job) for job in jobs]]
+    except KeyboardInterrupt:
+        # Ctrl-C: drop the queued downloads and stop the running ones at their next chunk,
+        # without waiting for them; their partial files stay for a resume.
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        if not stop.is_set():
+            pool.shutdown()  # a failed download: the others finish first, as before
+    return paths
 
 
 __all__ = ["fetch_blob", "fetch_many", "get_index_file", "is_offline", "IntegrityError",

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mlpm.errors import NotInstalled, StaleLock, UsageError
+from mlpm.errors import MlpmError, NotInstalled, RemovedWhileLoading, StaleLock, UsageError
+from mlpm.lockcheck import read_lock
 from mlpm.project import Lock, LockedPackage, Project
 from mlpm.store import file_status
 
@@ -40,7 +41,7 @@ def _project_and_lock(project_dir: Path | None) -> tuple[Project, Lock | None]:
             return project, lock
     project = Project.find(project_dir)
     manifest_key, lock_key = file_status(project.manifest_path), file_status(project.lock_path)
-    lock = Lock.read(project.lock_path)
+    lock = read_lock(project.lock_path)
     _READ[start] = (project, lock, manifest_key, lock_key)
     return project, lock
 
@@ -82,7 +83,16 @@ def _ensure(pkg: LockedPackage, artifacts: list) -> list[Path]:
     missing = [a for a in artifacts if not session.store.has_blob(a.sha256, a.size)]
     if missing:
         single = LockedPackage(pkg.name, pkg.version, pkg.registry, pkg.framework, missing)
-        fetch_locked(session, [single])
+        try:
+            fetch_locked(session, [single])
+        except FileNotFoundError as exc:  # fetched, then deleted by a concurrent remove
+            if isinstance(exc, MlpmError) or all(
+                    session.store.blob_path(a.sha256).exists() for a in missing if a.sha256):
+                raise
+            raise RemovedWhileLoading(
+                f"{_label(pkg)} was removed from the cache while loading (`mlpm remove` or "
+                "`mlpm cache prune` in another process); run `mlpm install` and retry."
+            ) from None
     return [session.store.blob_path(a.sha256) for a in artifacts]
 
 
@@ -171,6 +181,11 @@ def _converted(pkg: LockedPackage, fmt: str, signature: str | None, trust: bool)
     (checked by size, not re-hashed: this is the hot path), else converted now."""
     from mlpm.ops import Session
     from mlpm.ops.convert import ensure_converted
+    from mlpm.registry.records import FORMAT_FRAMEWORK
+
+    if fmt not in FORMAT_FRAMEWORK and fmt != "tfjs":  # a typo, not a missing route
+        raise UsageError(f"unknown format '{fmt}'; formats are "
+                         f"{', '.join([*FORMAT_FRAMEWORK, 'tfjs'])}.")
 
     def pick(conv) -> Path:  # one file per signature: the asked one, else serving_default
         if len(conv.files) == 1:
@@ -180,8 +195,9 @@ def _converted(pkg: LockedPackage, fmt: str, signature: str | None, trust: bool)
 
     session = Session.from_env()
     for rec in pkg.conversions:
-        if rec.get("format") == fmt and rec.get("signature") in (signature, None):
-            conv = _cached_conversion(session.store.root / "entries" / "converted" / rec["key"])
+        if rec.get("format") == fmt and rec.get("signature") in (signature, None) and \
+                rec.get("key") is not None:  # the key names a folder: checked to stay inside
+            conv = _cached_conversion(session.store.converted_entry(rec["key"]))
             if conv is not None and (rec.get("signature") == signature or len(conv.files) > 1):
                 return pick(conv)
     return pick(ensure_converted(pkg, fmt, session, signature=signature, trust=trust))
@@ -200,6 +216,8 @@ def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
     a PyTorch Hub package what its entrypoint returns (``entrypoint=``, keyword
     arguments passed on; hub code runs only for a trusted source); a SavedModel the
     object ``tensorflow_hub.load`` returns, or one signature's function (``signature=``).
+    Formats that run code (hub code, TorchScript, exported programs, SavedModels) load
+    only from a trusted source (``trust=True`` trusts it) and after a static scan.
 
     >>> session = mlpm.load("digits", format="onnx")  # doctest: +SKIP
     >>> session.run(None, {"pixels": images})[0].argmax(1)  # doctest: +SKIP
@@ -223,11 +241,15 @@ def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
         return _load_hub(pkg, entrypoint, trust, options)
     artifact = next(a for a in pkg.artifacts if a.format == fmt)
     (file,) = _ensure(pkg, [artifact])
+    from mlpm.codescan import check  # code-bearing formats: trusted source, clean scan
+
     if fmt == "savedmodel":
         from mlpm.frameworks.tensorflow import load_savedmodel
 
-        return load_savedmodel(_unpack(artifact.sha256, "saved_model.pb"), _label(pkg),
-                               signature, **options)
+        folder = _unpack(artifact.sha256, "saved_model.pb")
+        check(pkg, fmt, folder, trust=trust, project=project)
+        return load_savedmodel(folder, _label(pkg), signature, **options)
+    check(pkg, fmt, file, trust=trust, project=project)
     from mlpm.frameworks import load_file
 
     if fmt == "state-dict":
@@ -237,14 +259,22 @@ def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
     return load_file(fmt, file, _label(pkg), **options)
 
 
-def keras_layer(name: str, *, project_dir: Path | None = None, **options: Any):
-    """A ``tensorflow_hub.KerasLayer`` over the locked SavedModel of ``name`` (tf-keras)."""
+def keras_layer(name: str, *, project_dir: Path | None = None, trust: bool = False,
+                **options: Any):
+    """A ``tensorflow_hub.KerasLayer`` over the locked SavedModel of ``name`` (tf-keras).
+
+    A SavedModel runs its publisher's code: its source must be trusted (``trust=True``
+    trusts it and remembers that), and its graphs pass mlpm's static scan first.
+    """
+    from mlpm.codescan import check
     from mlpm.frameworks.tensorflow import keras_layer as make
 
-    _, pkg = locked_package(name, project_dir)
+    project, pkg = locked_package(name, project_dir)
     artifact = choose_artifact(pkg, "savedmodel")
     _ensure(pkg, [artifact])
-    return make(_unpack(artifact.sha256, "saved_model.pb"), _label(pkg), **options)
+    folder = _unpack(artifact.sha256, "saved_model.pb")
+    check(pkg, "savedmodel", folder, trust=trust, project=project)
+    return make(folder, _label(pkg), **options)
 
 
 def interface(name: str, *, project_dir: Path | None = None,

@@ -39,11 +39,12 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, keep: bool = True) -> dict[str, Any]:
     """Parse a TOML file, or take the parsed copy the cache keeps while it is unchanged.
 
     Importing tomllib and parsing a lock are most of a no-op install's own time; loading
-    the memo (see ``store.load_memo``) is about ten times faster.
+    the memo (see ``store.load_memo``) is about ten times faster. ``keep=False``: use a
+    parsed copy, but leave none behind.
     """
     data = load_memo(path)
     if isinstance(data, dict):
@@ -58,7 +59,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{path} is not valid TOML ({exc}); fix that line and retry.") \
             from None
-    save_memo(path, before, after, data)
+    if keep:
+        save_memo(path, before, after, data)
     return data
 
 
@@ -99,9 +101,9 @@ class Project:
         )
 
     @classmethod
-    def read(cls, manifest_path: Path) -> Project:
+    def read(cls, manifest_path: Path, *, keep_memo: bool = True) -> Project:
         seen = file_status(manifest_path)
-        data = _read_toml(manifest_path)
+        data = _read_toml(manifest_path, keep_memo)
         table = data.get("tool", {}).get("mlpm", {}) if manifest_path.name == PYPROJECT else data
         deps_raw = table.get("dependencies", {})
         if not isinstance(deps_raw, dict):
@@ -130,6 +132,30 @@ class Project:
         project.options = options
         project._read_as = seen
         return project
+
+    def opted_in(self, key: str) -> list[str]:
+        """The package names of a per-package opt-in list in the manifest, validated:
+        ``allow-pickle`` (docs/security.md, weights) or ``allow-unsafe-code`` (models whose
+        code scan found something). The one reader of those keys.
+
+        >>> Project.find().opted_in("allow-pickle")  # doctest: +SKIP
+        ['legacy-model']
+        """
+        try:
+            data = _read_toml(self.manifest_path)
+        except FileNotFoundError:
+            return []
+        table = data.get("tool", {}).get("mlpm", {}) if self.in_pyproject else data
+        value = table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ManifestError(f"{self.manifest_path}: {key} must be a list of package "
+                                f'names, e.g. {key} = ["legacy-model"].')
+        for name in value:
+            try:
+                check_name(name)
+            except ValueError as exc:
+                raise ManifestError(f"{self.manifest_path}: {key}: {exc}") from None
+        return list(value)
 
     @classmethod
     def init(cls, folder: Path) -> Project:
@@ -255,6 +281,42 @@ def _from_toml_safe(value: Any) -> Any:
     return value
 
 
+def _field(where: str, parse: Any, value: Any) -> Any:
+    """``parse(value)``; an error says where in mlpm.lock the bad value is."""
+    try:
+        return parse(value)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _conversion(data: Any) -> dict:
+    """A lock's conversion record; its key names a folder in the cache, so it must be the
+    64 hex digits mlpm writes (an absolute or ../ key would name any folder on disk)."""
+    key = dict(data).get("key")
+    if key is not None and not (isinstance(key, str) and len(key) == 64
+                                and all(c in "0123456789abcdef" for c in key)):
+        shown = key if isinstance(key, str) and key.isprintable() else repr(key)
+        raise ValueError(f"the key '{shown}' is not 64 lower-case hex digits, so it could name "
+                         "a folder outside mlpm's cache")
+    return dict(data)
+
+
+def _registry(text: Any) -> str:
+    """Where a locked package comes from: ``bundled``, a plain http(s) URL, or an absolute
+    registry folder with no ``..`` in it."""
+    from mlpm.urls import check_http_url
+
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a string")
+    if text.startswith(("http://", "https://")):
+        return check_http_url(text)
+    parts = text.replace("\\", "/").split("/")
+    if text != "bundled" and (not os.path.isabs(text) or ".." in parts or "\x00" in text):
+        raise ValueError(f"'{text}' is neither `bundled`, an http(s) URL nor an absolute "
+                         "registry folder")
+    return text
+
+
 class LockedPackage:
     """One pinned package in mlpm.lock."""
 
@@ -294,7 +356,8 @@ class LockedPackage:
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> LockedPackage:
         pkg = cls._from_toml(data)
-        pkg.conversions = [dict(c) for c in data.get("conversions", [])]
+        pkg.conversions = [_field(f"package '{pkg.name}' conversions[{i}]", _conversion, c)
+                           for i, c in enumerate(data.get("conversions", []))]
         return pkg
 
     @classmethod
@@ -302,9 +365,10 @@ class LockedPackage:
         return cls(
             name=check_name(data["name"]),
             version=str(data["version"]),
-            registry=str(data["registry"]),
+            registry=_field(f"package '{data['name']}' registry", _registry, data["registry"]),
             framework=str(data.get("framework", "")),
-            artifacts=[Artifact.from_json(a) for a in data.get("artifacts", [])],
+            artifacts=[_field(f"package '{data['name']}' artifacts[{i}]", Artifact.from_json, a)
+                       for i, a in enumerate(data.get("artifacts", []))],
             dependencies={check_name(k): str(v) for k, v in data.get("dependencies", {}).items()},
             fingerprint=data.get("fingerprint"),
             kind=data.get("kind"),
@@ -319,9 +383,16 @@ class Lock:
     def __init__(self, manifest_hash: str, packages: dict[str, LockedPackage] | None = None):
         self.manifest_hash = manifest_hash
         self.packages = packages if packages is not None else {}
+        self.duplicates: dict[str, list[str]] = {}  # name -> versions, when a merge doubled it
 
     @classmethod
     def read(cls, path: Path) -> Lock | None:
+        """The lock at ``path`` (None if there is none).
+
+        As written, unchecked: commands that use a lock read it through
+        ``mlpm.lockcheck.read_lock``, which refuses one that is not a consistent
+        resolution of the manifest beside it; install reads it as written, to repair it.
+        """
         if not path.is_file():
             return None
         data = _read_toml(path)
@@ -337,9 +408,14 @@ class Lock:
         try:
             packages = [LockedPackage.from_toml(p) for p in data.get("package", [])]
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ManifestError(f"{path} is damaged ({exc}); delete it and run `mlpm install` "
-                                "to lock again.") from None
-        return cls(str(data.get("manifest-hash", "")), {p.name: p for p in packages})
+            raise ManifestError(f"{path} is damaged ({exc}); restore it from version control, "
+                                "or delete it and run `mlpm install` to lock again.") from None
+        lock = cls(str(data.get("manifest-hash", "")), {p.name: p for p in packages})
+        if len(lock.packages) != len(packages):
+            for pkg in packages:
+                lock.duplicates.setdefault(pkg.name, []).append(pkg.version)
+            lock.duplicates = {n: v for n, v in lock.duplicates.items() if len(v) > 1}
+        return lock
 
     def write(self, path: Path) -> None:
         import tomli_w

@@ -162,6 +162,18 @@ def _explain(registry: Registry, causes, provider: Provider) -> Exception:
         if not any(semver.satisfies(v, req.range) for v in available):
             shown = ", ".join(available[-8:]) or "none"
             who = "" if req.parent is None else f" (needed by {req.parent})"
+            yanked = sorted((r for r in registry.records(req.name)
+                             if r.yanked and semver.satisfies(r.version, req.range)),
+                            key=_sort_key)
+            if yanked:  # say why the version asked for is not installable
+                why = yanked[-1].get("yanked-reason")
+                what = (f"{req.name}@{yanked[-1].version} is yanked" if len(yanked) == 1 else
+                        f"every version of {req.name} matching {req.range} is yanked "
+                        f"(newest: {yanked[-1].version})")
+                return NoMatchingVersion(
+                    what + (f" ({why})" if why else "") + f"{who}; choose another version "
+                    f"(`mlpm info {req.name}` lists them)"
+                    + (f", e.g. {req.name}@^{available[-1]}." if available else "."))
             return NoMatchingVersion(
                 f"no version of {req.name} matches {req.range}{who}; available: {shown}. "
                 f"Use a range that includes one of them, e.g. {req.name}@^{available[-1]}."

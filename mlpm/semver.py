@@ -317,6 +317,9 @@ def _parse_version_text(text: str) -> Version:
     # The length limit applies before trimming, as in node.
     if len(text) > MAX_LENGTH:
         raise InvalidVersion(text)
+    plain = _plain_version(text)
+    if plain is not None:
+        return plain
     match = _grammar().full.fullmatch(_js_trim(text))
     if match is None:
         raise InvalidVersion(text)
@@ -326,6 +329,22 @@ def _parse_version_text(text: str) -> Version:
     pre = tuple(_identifier(x) for x in match[4].split(".")) if match[4] else ()
     build = tuple(match[5].split(".")) if match[5] else ()
     return Version(major, minor, patch, pre, build)
+
+
+def _plain_version(text: str) -> Version | None:
+    """``MAJOR.MINOR.PATCH`` with no prefix, prerelease or build, read without building the
+    grammar's regexes (most records' versions; reading an index stays cheap). None when the
+    text is anything else: the full grammar decides then."""
+    parts = text.split(".")
+    if len(parts) != 3:
+        return None
+    for part in parts:
+        if not _is_digits(part) or (len(part) > 1 and part[0] == "0") or len(part) > 16:
+            return None
+    major, minor, patch = (int(p) for p in parts)
+    if max(major, minor, patch) > MAX_SAFE_INTEGER:
+        return None
+    return Version(major, minor, patch, (), ())
 
 
 def _compare_versions(a: Version, b: Version) -> int:

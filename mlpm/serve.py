@@ -36,9 +36,11 @@ TF Serving, and must then be the served version):
     ``"signature_name"`` must name the served signature (or be "serving_default").
 
 Errors are ``{"error": "one sentence"}`` with a 4xx status for a request the server
-cannot use (400 bad JSON / tensor, 404 unknown path or model, 405 wrong method, 411 no
-Content-Length, 413 body over the limit) and 500 when the model itself fails; the
-server keeps serving either way. Nothing here imports numpy or a framework at import
+cannot use (400 bad JSON / tensor, NaN or Infinity included, 404 unknown path or model,
+405 wrong method, 408 a body too slow, 411 no Content-Length, 413 body over the limit),
+503 when busy, and 500 when the model itself fails or answers NaN / Infinity, which JSON
+cannot carry; the server keeps serving either way. What a client can hold is bounded
+(docs/serving.md#connections-and-limits). Nothing here imports numpy or a framework at import
 time: the runners import theirs when built.
 """
 
@@ -50,11 +52,12 @@ import threading
 import time
 from email.utils import formatdate
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote
 
 from mlpm.errors import MlpmError
+from mlpm.httpd import MAX_CONNECTIONS, LimitedHandler, LimitedServer
 
 TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
 if TYPE_CHECKING:
@@ -63,7 +66,10 @@ if TYPE_CHECKING:
     import numpy as np
 
 MAX_BODY = 64 << 20  # bytes; a larger request body gets 413 without being read
-IDLE_TIMEOUT = 120.0  # seconds a kept-alive connection may sit idle (or a body trickle in)
+IDLE_TIMEOUT = 60.0  # seconds for a whole request head, and for each read or write
+MAX_CONCURRENT = 8  # predictions at once; their bodies total at most MAX_BODY bytes
+QUEUE_WAIT = 30.0  # seconds a prediction waits for room before it gets 503
+MIN_BODY_RATE = 256 << 10  # bytes/s a body must keep up, after IDLE_TIMEOUT's grace
 
 # numpy dtype name (as mlpm's interface records write them) -> KServe / Open Inference
 # Protocol datatype, and -> TensorFlow DataType enum name
@@ -348,7 +354,41 @@ def _tensor(spec: TensorSpec, value: Any, what: str) -> np.ndarray:
             raise RequestError(f"{what} must not be ragged: every row of a tensor needs the "
                                "same length.") from None
         raise RequestError(f"{what} is not a tensor: {_last_line(err)}.") from None
-    return _checked(spec, array, what)
+    with np.errstate(over="ignore"):  # the cast may overflow: refused just below
+        array = _checked(spec, array, what)
+    # a JSON number past the dtype's range (1e39 in float32, 1e999 in any)
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        raise RequestError(f"{what} holds a number too large for {spec.dtype}; send "
+                           "finite numbers within its range.")
+    return array
+
+
+def _answer_body(runner: Runner, answer: dict) -> bytes:
+    """A predict answer as JSON; NaN and Infinity are not JSON, so an output holding one is
+    refused (500) by name instead of written as a bare token strict parsers reject."""
+    try:
+        return _encode(answer).encode()
+    except ValueError:  # allow_nan=False: the encoder met NaN or an infinity
+        pass
+    value = answer.get("outputs", answer.get("predictions"))
+    if isinstance(value, dict):
+        parts = list(value.items())
+    elif isinstance(value, list) and value and isinstance(value[0], dict):
+        parts = [(name, [row[name] for row in value]) for name in value[0]]
+    else:
+        parts = [(runner.outputs[0].name if runner.outputs else "output_0", value)]
+    name = next((n for n, v in parts if not _encodes(v)), parts[0][0])
+    raise RequestError(f"{runner.name} answered NaN or Infinity in its output {name!r} for "
+                       "this request, which JSON cannot carry; check the input values the "
+                       "model was given.", 500)
+
+
+def _encodes(value: Any) -> bool:
+    try:
+        _encode(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _checked(spec: TensorSpec, array: Any, what: str | None = None) -> np.ndarray:
@@ -510,7 +550,15 @@ def predict_json(runner: Runner, request: Any) -> dict:
 
 # -- HTTP -------------------------------------------------------------------------------
 
-_encode = json.JSONEncoder(separators=(",", ":")).encode
+_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
+
+
+def _no_constant(name: str):
+    raise RequestError(f"the request body holds {name}, which is not JSON; send finite "
+                       "numbers only.")
+
+
+_decode = json.JSONDecoder(parse_constant=_no_constant).decode
 _date = (0, "")
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _MAX_LINE = 65536  # bytes of one header line, as http.client allows
@@ -541,13 +589,11 @@ def _error_body(message: str) -> bytes:
     return _encode({"error": message}).encode()
 
 
-class ModelRequestHandler(BaseHTTPRequestHandler):
+class ModelRequestHandler(LimitedHandler):
     """The REST endpoints of ``server.runner`` (see the module docstring)."""
 
     server_version = "mlpm-serve/1"
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # one write per response; no delayed-ACK stalls
-    timeout = IDLE_TIMEOUT
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
         if self.server.verbose:
@@ -607,6 +653,7 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
         # request refused on its headers (404, 411, 413) is answered without one
         self.expect_continue = (headers.get("expect", "").lower() == "100-continue"
                                 and number[1] != "0")
+        self.head_done()
         return True
 
     def do_GET(self) -> None:  # noqa: N802 (stdlib naming)
@@ -617,6 +664,7 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         server: ModelServer = self.server
         self._body_read = False
+        self._admitted: int | None = None
         server.begin()
         try:
             try:
@@ -630,11 +678,14 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
                 server.report(err)
             if not self._body_read and (self.headers.get("Content-Length", "0") != "0"
                                         or "Transfer-Encoding" in self.headers):
-                self.close_connection = True  # the unread body would read as the next request
+                # the unread body would read as the next request; drop it after answering
+                self.close_connection = self.linger = True
             if server.stopping:
                 self.close_connection = True
             self._send(status, body, allow)
         finally:
+            if self._admitted is not None:
+                server.release(self._admitted)
             server.end()
 
     def _route(self, server: ModelServer) -> tuple[int, bytes, str | None]:
@@ -681,7 +732,7 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
         if endpoint == "metadata":
             return 200, server.metadata_body, None
         request = self._read_json(server)
-        return 200, _encode(predict_json(runner, request)).encode(), None
+        return 200, _answer_body(runner, predict_json(runner, request)), None
 
     def _only(self, method: str, status: int, body: bytes):
         if self.command in (method, "HEAD" if method == "GET" else method):
@@ -705,15 +756,32 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
             raise RequestError(f"the request body is {size} bytes, over this server's limit of "
                                f"{server.max_body} bytes; send fewer instances per request.",
                                413)
+        if not server.admit(size):
+            self.close_connection = True
+            raise RequestError(f"the server is busy ({server.max_concurrent} predictions or "
+                               f"{server.max_body} bytes of request bodies in progress); "
+                               "retry in a moment.", 503)
+        self._admitted = size
         if self.expect_continue:
             self.handle_expect_100()
-        body = self.rfile.read(size)
+        allowed = server.idle_timeout + size / MIN_BODY_RATE
+        self.reader.deadline = time.monotonic() + allowed
+        try:
+            body = self.rfile.read(size)
+        except OSError:  # the deadline passed, or one read waited idle_timeout
+            self.close_connection = True
+            raise RequestError(f"the request body did not arrive within {allowed:.0f} seconds; "
+                               "send it faster or in smaller requests.", 408) from None
+        finally:
+            self.reader.deadline = None
         self._body_read = True
         if len(body) != size:
             self.close_connection = True
             raise RequestError("the request body ended before its Content-Length.")
         try:
-            return json.loads(body)
+            return _decode(body.decode(json.detect_encoding(body), "surrogatepass"))
+        except RequestError:
+            raise
         except (ValueError, RecursionError) as err:  # JSONDecodeError, bad UTF-8, too deep
             raise RequestError(f"the request body is not valid JSON: {err}.") from None
 
@@ -733,6 +801,8 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n")
         if allow:
             head += f"Allow: {allow}\r\n"
+        if status == 503:
+            head += "Retry-After: 1\r\n"
         if self.close_connection:
             head += "Connection: close\r\n"
         elif getattr(self, "request_version", "") == "HTTP/1.0":
@@ -746,24 +816,30 @@ class ModelRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class ModelServer(ThreadingHTTPServer):
+class ModelServer(LimitedServer):
     """A threaded HTTP/1.1 server of one ``Runner``; ``url`` is the model's base URL."""
 
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+    busy_type = "application/json"
+    queue_wait = QUEUE_WAIT
 
     def __init__(self, runner: Runner, host: str = "127.0.0.1", port: int = 0,
                  handler: type[BaseHTTPRequestHandler] = ModelRequestHandler,
-                 verbose: bool = False, max_body: int = MAX_BODY):
+                 verbose: bool = False, max_body: int = MAX_BODY, *,
+                 max_concurrent: int = MAX_CONCURRENT,
+                 max_connections: int = MAX_CONNECTIONS, idle_timeout: float = IDLE_TIMEOUT):
         import socket
 
         self.runner = runner
         self.verbose = verbose
         self.max_body = max_body
+        self.max_concurrent = max_concurrent
         self.stopping = False
         self._busy = 0
         self._idle = threading.Condition()
+        self._room = threading.Condition()
+        self._running = self._inflight = 0  # predictions admitted, and their body bytes
+        self.busy_body = _error_body(f"the server has {max_connections} connections open, its "
+                                     "limit; retry in a moment.")
         # answers that never change, encoded once
         self.models_body = _encode({"models": [runner.name]}).encode()
         self.status_body = _encode({"model_version_status": [{
@@ -775,7 +851,8 @@ class ModelServer(ThreadingHTTPServer):
             "metadata": {"signature_def": {"signature_def": runner.signature_def()}}}).encode()
         if ":" in host:
             self.address_family = socket.AF_INET6
-        super().__init__((host, port), handler)
+        super().__init__((host, port), handler, max_connections=max_connections,
+                         idle_timeout=idle_timeout)
 
     @property
     def url(self) -> str:
@@ -792,6 +869,25 @@ class ModelServer(ThreadingHTTPServer):
             self._busy -= 1
             if not self._busy:
                 self._idle.notify_all()
+
+    def admit(self, size: int) -> bool:
+        """Room for one more prediction with a ``size``-byte body (waits up to queue_wait):
+        at most ``max_concurrent`` run at once, and their bodies total at most
+        ``max_body`` bytes, so memory stays bounded however many clients post at once."""
+        with self._room:
+            if not self._room.wait_for(
+                    lambda: self._running < self.max_concurrent
+                    and self._inflight + size <= self.max_body, self.queue_wait):
+                return False
+            self._running += 1
+            self._inflight += size
+            return True
+
+    def release(self, size: int) -> None:
+        with self._room:
+            self._running -= 1
+            self._inflight -= size
+            self._room.notify_all()
 
     def drain(self, timeout: float = 10.0) -> bool:
         """Stop taking requests and wait for those in progress to be answered."""
@@ -811,7 +907,9 @@ class ModelServer(ThreadingHTTPServer):
 
 
 def make_server(runner: Runner, host: str = "127.0.0.1", port: int = 0, *,
-                verbose: bool = False, max_body: int = MAX_BODY) -> ModelServer:
+                verbose: bool = False, max_body: int = MAX_BODY,
+                max_concurrent: int = MAX_CONCURRENT, max_connections: int = MAX_CONNECTIONS,
+                idle_timeout: float = IDLE_TIMEOUT) -> ModelServer:
     """A ``ModelServer`` bound to ``host:port`` (0: a free port), not yet serving.
 
     >>> server = make_server(OnnxRunner("m", "1.0.0", Path("m.onnx")))  # doctest: +SKIP
@@ -819,7 +917,23 @@ def make_server(runner: Runner, host: str = "127.0.0.1", port: int = 0, *,
     >>> server.url  # doctest: +SKIP
     'http://127.0.0.1:39211/v1/models/m'
     """
-    return ModelServer(runner, host, port, verbose=verbose, max_body=max_body)
+    return ModelServer(runner, host, port, verbose=verbose, max_body=max_body,
+                       max_concurrent=max_concurrent, max_connections=max_connections,
+                       idle_timeout=idle_timeout)
+
+
+def _env_count(name: str, default: int) -> int:
+    import os
+
+    from mlpm.errors import UsageError
+
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit() and int(text) > 0):
+        raise UsageError(f"{name}={text!r} is not a positive whole number; set it to a number "
+                         f"such as {default} or unset it.")
+    return int(text)
 
 
 def serve(runner: Runner, host: str, port: int, *, verbose: bool = False) -> None:
@@ -834,7 +948,13 @@ def serve(runner: Runner, host: str, port: int, *, verbose: bool = False) -> Non
     def stop(signum, frame):
         raise KeyboardInterrupt
 
-    server = make_server(runner, host, port, verbose=verbose)
+    from mlpm.fetch import env_bytes
+
+    server = make_server(runner, host, port, verbose=verbose,
+                         max_body=env_bytes("MLPM_SERVE_MAX_BODY", MAX_BODY),
+                         max_concurrent=_env_count("MLPM_SERVE_MAX_CONCURRENT", MAX_CONCURRENT),
+                         max_connections=_env_count("MLPM_SERVE_MAX_CONNECTIONS",
+                                                    MAX_CONNECTIONS))
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, stop) if main else None
     try:

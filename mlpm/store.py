@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 from collections import namedtuple
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mlpm.errors import IntegrityError, StoreError
+from mlpm.errors import IntegrityError, RemovedWhileLoading, StoreError, UnsafePath
+from mlpm.files import remove_tree, tree_size
 
 CHUNK = 1 << 20
 
@@ -64,6 +66,13 @@ def _alive(pid: int) -> bool:
     except OSError:
         return True  # it exists but is not ours
     return True
+
+
+def _size_or_zero(path: Path) -> int:
+    try:
+        return os.lstat(path).st_size
+    except OSError:
+        return 0
 
 
 def _sweep_stale_temps(path: Path) -> None:
@@ -181,6 +190,10 @@ def save_memo(source: Path, before: os.stat_result, after: os.stat_result,
         pass
 
 
+_RESTORE_LOCK = "restore mlpm.lock from version control, or delete it and run `mlpm install`"
+_DELETE_LINK = "delete that link from the cache (or run `mlpm cache prune`), then retry"
+
+
 class Store:
     """One cache root shared by any number of mlpm processes."""
 
@@ -190,7 +203,33 @@ class Store:
     # -- paths -------------------------------------------------------------------------
 
     def blob_path(self, sha256: str) -> Path:
-        return self.root / "blobs" / "sha256" / sha256[:2] / sha256
+        return self.root / "blobs" / "sha256" / _digest(sha256)[:2] / sha256
+
+    def inside(self, path: Path | str, what: str, fix: str = _RESTORE_LOCK) -> Path:
+        """``path`` if it lies inside the store as written and once links are resolved;
+        else ``UnsafePath``. Every path built from a project file's value is checked here
+        before anything is read from it or deleted (a lock names keys, not paths)."""
+        root = os.path.normpath(os.path.abspath(self.root))
+        written = os.path.normpath(os.path.abspath(path))
+        real_root = os.path.realpath(root)
+        if os.path.commonpath([root, written]) != root or written == root or \
+                os.path.commonpath([real_root, os.path.realpath(written)]) != real_root:
+            raise UnsafePath(
+                f"{what} leads to {os.path.realpath(written)}, outside mlpm's cache at {root}, "
+                f"so mlpm refused to use it; {fix}."
+            )
+        return Path(path)
+
+    def converted_entry(self, key: str) -> Path:
+        """The folder of the conversion ``key`` (64 hex digits, as mlpm.lock records it)."""
+        if not isinstance(key, str) or not _SHA256.fullmatch(key):
+            raise UnsafePath(
+                f"the conversion key {key!r} in mlpm.lock is not 64 lower-case hex digits, so "
+                "mlpm refused to use it as a folder name; restore mlpm.lock from version "
+                "control, or delete it and run `mlpm install`."
+            )
+        return self.inside(self.root / "entries" / "converted" / key,
+                           f"the conversion key '{key}'")
 
     def has_blob(self, sha256: str, size: int | None = None) -> bool:
         """Whether the blob is in place and intact (and, given ``size``, that long).
@@ -217,7 +256,11 @@ class Store:
                     return True
         except OSError:
             pass
-        if file_sha256(path) != sha256:
+        try:
+            actual = file_sha256(path)
+        except FileNotFoundError:  # removed since the stat (`mlpm remove`, `cache prune`)
+            return False
+        if actual != sha256:
             path.unlink(missing_ok=True)  # no lock: a rename-in-place is the only writer
             self._stamp_path(sha256).unlink(missing_ok=True)
             return False
@@ -343,14 +386,32 @@ class Store:
         Built once, atomically (extracted beside it, then renamed into place), so readers
         see a whole entry or none; returns the folder inside it that holds ``marker``.
         """
-        from mlpm.archive import extract, find_root
+        from mlpm.archive import BadArchive, extract, find_root
 
-        dest = self._dir("entries", "unpacked") / sha256
-        if not dest.is_dir():
-            with self.blob_lock("entry-" + sha256):
-                if not dest.is_dir():
-                    extract(self.blob_path(sha256), dest)
-        return find_root(dest, marker)
+        dest = self.inside(self._dir("entries", "unpacked") / _digest(sha256),
+                           f"the cache entry {sha256[:12]}…", _DELETE_LINK)
+        for _attempt in range(2):  # a second time if `remove` took the entry meanwhile
+            if not dest.is_dir():
+                with self.blob_lock("entry-" + sha256):
+                    if not dest.is_dir():
+                        try:
+                            extract(self.blob_path(sha256), dest)
+                        except FileNotFoundError:
+                            if self.blob_path(sha256).exists():
+                                raise
+                            raise RemovedWhileLoading(self._removed(sha256)) from None
+            try:
+                return find_root(dest, marker)
+            except (BadArchive, OSError):
+                if dest.is_dir():
+                    raise
+        raise RemovedWhileLoading(self._removed(sha256))
+
+    @staticmethod
+    def _removed(sha256: str) -> str:
+        return (f"the cache entry {sha256[:12]}… was removed from the cache while loading "
+                "(`mlpm remove` or `mlpm cache prune` in another process); run `mlpm install` "
+                "and retry.")
 
     def hub_home(self) -> Path:
         """Where hub code that insists on caching something may write: inside the store."""
@@ -365,7 +426,7 @@ class Store:
         out = []
         for sub in sorted(base.iterdir()):
             for blob in sorted(sub.iterdir()):
-                if not blob.name.startswith("."):  # stamps and temp files
+                if _SHA256.fullmatch(blob.name):  # not stamps, temp files or strays
                     out.append(BlobInfo(blob.name, blob.stat().st_size, blob))
         return out
 
@@ -431,31 +492,50 @@ class Store:
                 out.setdefault(sha, []).append(data["project"])
         return out
 
+    def projects(self) -> list[tuple[str, Path]]:
+        """(project folder, lock file) of every project whose lock still exists."""
+        import json
+
+        refs_dir = self.root / "refs"
+        out = []
+        for ref in sorted(refs_dir.glob("*.json")) if refs_dir.is_dir() else []:
+            try:
+                data = json.loads(ref.read_text())
+                project, lock = str(data["project"]), Path(data["lock"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if lock.is_file():
+                out.append((project, lock))
+        return out
+
+    def conversions(self) -> list[tuple[str, int, Path]]:
+        """(key, bytes, folder) of every converted entry."""
+        folder = self.root / "entries" / "converted"
+        return [(e.name, self._entry_size(e), e)
+                for e in sorted(folder.iterdir() if folder.is_dir() else [])
+                if e.is_dir() and not e.name.startswith(".")]
+
     def free_unreferenced(self, candidates: Iterable[str]) -> tuple[int, int]:
         """Delete candidate blobs (and entries unpacked from them) that no project
         references; returns (files, bytes) freed."""
-        import shutil
-
         used = self.referenced()
         files = freed = 0
         for sha in set(candidates):
             if sha in used:
                 continue
             if sha.startswith("convert-"):
-                freed += self._drop_entry(self.root / "entries" / "converted" / sha[8:])
+                freed += self._drop_entry(self.converted_entry(sha[8:]))
                 continue
             if not self.has_blob(sha):
                 continue
             freed += self.delete_blob(sha)
             files += 1
-            entry = self.root / "entries" / "unpacked" / sha
-            if entry.is_dir():
-                freed += sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
-                shutil.rmtree(entry, ignore_errors=True)
+            freed += self._drop_entry(self.root / "entries" / "unpacked" / sha)
         return files, freed
 
     def prune(self, dry_run: bool = False) -> tuple[int, int]:
-        """Delete every blob no project references, and stale temp files."""
+        """Delete every blob no project references, and what killed writers left behind
+        (half-built entries, temp files, interrupted downloads); returns (files, bytes)."""
         used = self.referenced()
         files = freed = 0
         for blob in self.blobs():
@@ -469,10 +549,61 @@ class Store:
                 if prefix + entry.name not in used and not entry.name.startswith("."):
                     files += 1
                     freed += self._entry_size(entry) if dry_run else self._drop_entry(entry)
+        for path, lock in self._leftovers():  # each counts as one, like an entry
+            size = self._drop_leftover(path, lock, dry_run)
+            if size is not None:
+                files, freed = files + 1, freed + size
         if not dry_run:
-            self._drop_abandoned_partials()
             self._drop_stale_memos()
         return files, freed
+
+    def _leftovers(self) -> Iterator[tuple[Path, str | None]]:
+        """Hidden folders and files a writer made and never renamed into place, each with
+        the lock its writer held (None: judged by the writer's pid in the name)."""
+        import re
+
+        dead_tmp = re.compile(r"\..+\.(\d+)\.[0-9a-f]+\.(tmp|trash)")
+        for kind, lock_prefix in (("unpacked", "entry-"), ("converted", "convert-")):
+            folder = self.root / "entries" / kind
+            for item in folder.iterdir() if folder.is_dir() else []:
+                if item.name.startswith("."):  # .KEY.<pid>.<rand>.tmp, .KEY.<rand>.trash...
+                    yield item, lock_prefix + item.name[1:].split(".", 1)[0]
+        partial = self.root / "partial"
+        for part in partial.glob("*.part") if partial.is_dir() else []:
+            yield part, part.name[: -len(".part")]
+        # write_atomic's temp files: .NAME.<pid>.<rand>.tmp, wherever the cache writes them
+        folders = [self.root / d for d in ("refs", "parsed")]
+        blobs = self.root / "blobs" / "sha256"
+        folders += [d for d in blobs.iterdir()] if blobs.is_dir() else []
+        todo = [self.root / "index"]  # index/<registry>/index/ab/cd/NAME: a few levels
+        while todo:
+            folder = todo.pop()
+            if folder.is_dir() and not folder.is_symlink():
+                folders.append(folder)
+                todo.extend(folder.iterdir())
+        for folder in folders:
+            for item in folder.iterdir() if folder.is_dir() else []:
+                match = dead_tmp.fullmatch(item.name)
+                if match and int(match[1]) != os.getpid() and not _alive(int(match[1])):
+                    yield item, None
+
+    def _drop_leftover(self, path: Path, lock: str | None, dry_run: bool) -> int | None:
+        """Delete one leftover (only measure it, when ``dry_run``) while holding its
+        writer's lock, so no live writer loses it; the bytes freed, None if it stays."""
+        from contextlib import nullcontext
+
+        from filelock import FileLock, Timeout
+
+        held = nullcontext() if lock is None else FileLock(
+            str(self._dir("locks") / f"{lock}.lock"), timeout=0)
+        try:
+            with held:
+                if dry_run:
+                    return tree_size(path) if path.is_dir() else _size_or_zero(path)
+                freed = remove_tree(path)[1]
+                return None if os.path.lexists(path) else freed
+        except Timeout:
+            return None  # another process is writing it right now
 
     def _drop_stale_memos(self) -> None:
         """Delete parsed copies of files that are gone or have changed since."""
@@ -491,30 +622,22 @@ class Store:
 
     @staticmethod
     def _entry_size(entry: Path) -> int:
-        return sum(f.stat().st_size for f in entry.rglob("*") if f.is_file())
+        return tree_size(entry)
 
     def _drop_entry(self, entry: Path) -> int:
-        """Delete a managed entry folder; returns the bytes it held."""
-        import shutil
+        """Delete a managed entry folder; returns the bytes it held.
 
+        It is first renamed to a hidden name, so a reader finds the whole entry or none,
+        never a half-deleted one; a deletion killed midway is finished by ``prune``.
+        """
         if not entry.is_dir():
             return 0
-        size = self._entry_size(entry)
-        shutil.rmtree(entry, ignore_errors=True)
-        return size
-
-    def _drop_abandoned_partials(self) -> None:
-        """Delete interrupted downloads nobody is resuming right now."""
-        from filelock import FileLock, Timeout
-
-        partial = self.root / "partial"
-        for part in partial.glob("*.part") if partial.is_dir() else []:
-            sha = part.name[: -len(".part")]
-            try:
-                with FileLock(str(self._dir("locks") / f"{sha}.lock"), timeout=0):
-                    part.unlink(missing_ok=True)
-            except Timeout:
-                continue  # another process is downloading it
+        trash = entry.with_name(f".{entry.name}.{os.getpid()}.{os.urandom(4).hex()}.trash")
+        try:
+            os.rename(entry, trash)
+        except OSError:
+            return 0  # gone already (another remove), or not ours to delete
+        return remove_tree(trash)[1]
 
     # -- HTTP index cache --------------------------------------------------------------
 
@@ -568,6 +691,22 @@ class StreamHasher:
             self._thread.join()
             self._digest = self._hash.hexdigest()
         return self._digest
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _digest(sha256: str) -> str:
+    """``sha256`` if it is a blob's name (64 lower-case hex), else ``UnsafePath``: a digest
+    from mlpm.lock becomes a path, and ``../../x`` must never be one."""
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+        shown = sha256 if isinstance(sha256, str) and sha256.isprintable() else repr(sha256)
+        raise UnsafePath(
+            f"the sha256 '{shown}' is not 64 lower-case hex digits, so mlpm refused to use it "
+            "as a file name in its cache; restore mlpm.lock from version control, or delete "
+            "it and run `mlpm install`."
+        )
+    return sha256
 
 
 def _stamp(st: os.stat_result) -> str:

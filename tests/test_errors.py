@@ -41,7 +41,7 @@ def snapshot(folder):
 ])
 def test_malformed_names_and_ranges(app, spec, words):
     before = snapshot(app)
-    assert_clean_error(run_mlpm("install", spec, cwd=app), 1, *words)
+    assert_clean_error(run_mlpm("install", spec, cwd=app), 2, *words)
     assert snapshot(app) == before
 
 

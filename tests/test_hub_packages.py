@@ -145,7 +145,7 @@ def test_entrypoints_are_discovered_without_running_code(hub_app, tmp_path):
         [("pretrained", "True"), ("hidden", "8")]
     assert by_name["tiny_net"]["doc"].startswith("A two-layer MLP")
     assert by_name["tiny_cnn"]["doc"] == "Re-exported as tiny_cnn."
-    assert info["interface"]["hub-dependencies"] == ["torch"]
+    assert info["interface"]["hub_dependencies"] == ["torch"]
     text = run_mlpm("info", "tinyhub", cwd=project).out
     assert "tiny_net(pretrained=True, hidden=8)  (default)" in text
     # The Python API answers from mlpm.lock, without the registry.

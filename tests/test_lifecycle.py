@@ -97,7 +97,7 @@ def test_new_patch_shows_in_outdated_and_upgrade_picks_it_up(tiny, project, mode
 
     result = run_mlpm("outdated", "--json", cwd=project)
     assert result.code == 0, result.err
-    (row,) = result.json
+    (row,) = result.json["packages"]
     assert (row["name"], row["current"], row["wanted"], row["latest"]) == \
         ("tiny", "1.2.1", "1.2.2", "2.0.0")
     text = run_mlpm("outdated", cwd=project).out
@@ -140,13 +140,13 @@ def test_dependents_why_tree_and_removal(tiny, project, model_files, isolated):
     assert result.code == 0, result.err
     assert locked_versions(project) == {"head": "1.0.0", "tiny": "1.2.1"}
 
-    listed = run_mlpm("list", "--json", cwd=project).json
+    listed = run_mlpm("list", "--json", cwd=project).json["packages"]
     assert {(r["name"], r["version"], r["direct"]) for r in listed} == \
         {("head", "1.0.0", True), ("tiny", "1.2.1", False)}
 
     why = run_mlpm("why", "tiny", cwd=project)
     assert why.code == 0 and "head@1.0.0" in why.out and "tiny@1.2.1" in why.out
-    tree = run_mlpm("tree", "--json", cwd=project).json
+    tree = run_mlpm("tree", "--json", cwd=project).json["dependencies"]
     assert tree[0]["name"] == "head" and tree[0]["dependencies"][0]["name"] == "tiny"
 
     # tiny made direct too: removing it is refused while head needs it.
@@ -325,7 +325,7 @@ def test_pyproject_projects_use_tool_mlpm(tiny, project):
     assert locked_versions(project) == {"tiny": "1.2.1"}
     sub = project / "src" / "pkg"
     sub.mkdir(parents=True)
-    assert run_mlpm("list", "--json", cwd=sub).json[0]["name"] == "tiny"
+    assert run_mlpm("list", "--json", cwd=sub).json["packages"][0]["name"] == "tiny"
 
 
 def test_info_shows_versions_dependencies_and_sizes(tiny, project, model_files):
@@ -343,7 +343,7 @@ def test_cache_commands(tiny, project, isolated):
     start(project, tiny)
     assert run_mlpm("install", "tiny@1.2", cwd=project).code == 0
     assert run_mlpm("cache", "dir", cwd=project).out.strip() == str(isolated / "cache")
-    listed = run_mlpm("cache", "list", "--json", cwd=project).json
+    listed = run_mlpm("cache", "list", "--json", cwd=project).json["entries"]
     assert len(listed) == 1 and listed[0]["projects"] == [str(project.resolve())]
     assert run_mlpm("cache", "verify", cwd=project).code == 0
     blob = next((isolated / "cache" / "blobs").rglob("*/*/[!.]*"))
@@ -370,7 +370,7 @@ def test_torchscript_packages_load_as_torch_modules(registry, project, tmp_path,
     monkeypatch.chdir(project)
     import mlpm
 
-    module = mlpm.load("lin")
+    module = mlpm.load("lin", trust=True)  # TorchScript runs code: trust its source
     reference = torch.jit.load(str(file))
     x = torch.ones(2, 4)
     torch.testing.assert_close(module(x), reference(x))
@@ -439,7 +439,7 @@ def test_outdated_and_upgrade_latest_show_how_the_next_major_breaks(registry, pr
     publish(registry.root, tmp_path / "v2.onnx", "lin", "2.0.0")
     start(project, registry)
     assert run_mlpm("install", "lin@1", cwd=project).code == 0
-    (row,) = run_mlpm("outdated", "--json", cwd=project).json
+    (row,) = run_mlpm("outdated", "--json", cwd=project).json["packages"]
     assert row["latest"] == "2.0.0" and any("'y'" in b for b in row["breaking"])
     assert "probabilities" in run_mlpm("outdated", cwd=project).out
     result = run_mlpm("upgrade", "lin", "--latest", cwd=project)

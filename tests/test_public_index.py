@@ -76,7 +76,7 @@ def test_the_bundled_index_describes_real_public_models(tmp_path):
     diff = run_mlpm("diff", "resnet50@1.0", "resnet50@1.1", "--json", cwd=tmp_path).json
     assert diff["level"] == "minor" and "imagenet-1k-acc@1" in diff["metrics"]
     hits = run_mlpm("search", "mobilenet", "--framework", "tensorflow", "--json",
-                    cwd=tmp_path).json
+                    cwd=tmp_path).json["packages"]
     assert {h["name"] for h in hits} >= {"mobilenet-v2-100-224-classification",
                                          "mobilenet-v2-100-224-feature-vector"}
     bert = run_mlpm("info", "bert-en-uncased-l12-h768-a12", "--json", cwd=tmp_path).json

@@ -270,6 +270,9 @@ def test_offline_makes_no_connection_at_all(registry, project, model_files, isol
     publish(registry.root, model_files[3], "other", "1.0.0")
     assert run_mlpm("init", "--registry", registry.url, cwd=project).code == 0
     assert run_mlpm("install", "tiny@1.0", cwd=project).code == 0
+    # search reads the package list, which install never needs: fetch it once online
+    # (offline, an uncached list is an error, not "no packages found")
+    assert run_mlpm("search", "tiny", cwd=project).code == 0
     registry.requests.clear()
     with FaultServer(registry.root) as trap:
         trap.forbid = True

@@ -350,6 +350,8 @@ def test_convert_killed_at_random_points(registry, project, tmp_path):
     publish(registry.root, tmp_path / "net.pt2", "net", "1.0.0")
     assert run_mlpm("init", "--registry", registry.url, cwd=project).code == 0
     assert run_mlpm("install", "net", cwd=project).code == 0
+    # an exported program runs its publisher's code when converted: trust its source
+    assert run_mlpm("trust", f"{registry.url}#net", cwd=project).code == 0
     old = state(project)
     command = ["convert", "net", "--to", "torchscript", "--input-shape", "x=1,4"]
     converted = Store().root / "entries" / "converted"
@@ -506,12 +508,18 @@ def test_a_flipped_lock_digest_is_caught_and_named(installed):
     lock_file.write_text(lock_file.read_text().replace(f'sha256 = "{art.sha256}"',
                                                        f'sha256 = "{bad}"'))
     before = state(app)
-    result = run_mlpm("install", cwd=app)
+    # The lock contradicts itself (its url names the published digest): caught before any
+    # download, named, refused by --frozen and load, and repaired by a plain install.
+    result = run_mlpm("install", "--frozen", cwd=app)
     assert clean_failure(result.code, result.err), result.err
-    assert "tiny@1.0.0" in result.err and "does not match its recorded sha256" in result.err
+    assert "tiny 1.0.0" in result.err and f"{bad[:12]}…, but its url names" in result.err
     assert state(app) == before and not Store().has_blob(bad)
     out = load_output(app)
-    assert out.stdout.startswith("REFUSED IntegrityError"), out.stdout + out.stderr
+    assert out.stdout.startswith("REFUSED InconsistentLock"), out.stdout + out.stderr
+    result = run_mlpm("install", cwd=app)
+    assert result.code == 0 and "mlpm.lock repaired: rewrote the entry for tiny 1.0.0" \
+        in result.out, result.out + result.err
+    assert f'sha256 = "{art.sha256}"' in lock_file.read_text() and not Store().has_blob(bad)
     assert not list((Store().root / "partial").glob("*.part"))
 
 

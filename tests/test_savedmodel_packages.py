@@ -142,7 +142,7 @@ def test_loaded_through_tensorflow_hub_from_the_store(registry, built, project, 
     code = textwrap.dedent('''
         import json, numpy as np, mlpm
         x = np.ones((2, 4), dtype="float32")
-        obj = mlpm.load("tfmodel")
+        obj = mlpm.load("tfmodel", trust=True)  # a SavedModel runs code: trust its source
         fn = mlpm.load("tfmodel", signature="features")
         layer = mlpm.keras_layer("tfmodel", signature="serving_default", output_key="scores",
                                  signature_outputs_as_dict=False)
@@ -176,7 +176,7 @@ def test_missing_signature_is_a_clear_error(registry, built, project, tmp_path):
                     cwd=tmp_path).code == 0
     assert run_mlpm("init", "--registry", registry.url, cwd=project).code == 0
     assert run_mlpm("install", "tfmodel", cwd=project).code == 0
-    code = ("import mlpm\ntry:\n    mlpm.load('tfmodel', signature='nope')\n"
+    code = ("import mlpm\ntry:\n    mlpm.load('tfmodel', signature='nope', trust=True)\n"
             "except mlpm.MlpmError as e:\n    print(e)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
                          text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))

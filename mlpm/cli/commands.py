@@ -18,8 +18,27 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100,
            "terminal_width": 100}
 
 
-def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+def _emit_json(data: Any, key: str | None = None) -> None:
+    """Print one --json document (docs/reference/json.md): ``{"schema": 1, "command": ...}``
+    around ``data``, a dict of snake_case keys (a list goes under ``key``)."""
+    from mlpm.cli.render import envelope
+
+    names = []
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None and ctx.parent is not None:  # the canonical name, not an alias
+        names.insert(0, ctx.command.name)
+        ctx = ctx.parent
+    if not isinstance(data, dict):
+        data = {key or "items": data}
+    click.echo(json.dumps(envelope(" ".join(names), data), indent=2, default=str))
+
+
+def _say(text: str, err: bool = False) -> None:
+    """A status line (not data): -q silences it."""
+    from mlpm.cli import OUTPUT
+
+    if not OUTPUT.quiet:
+        click.echo(text, err=err)
 
 
 def _session(registry: str | None = None, offline: bool = False):
@@ -49,16 +68,145 @@ def _size(n: int | None) -> str:
     return "size unknown" if n is None else human_size(n)
 
 
+def _valid(kind: str) -> list[str]:
+    """The values --context / --format / --to take (imported late: `mlpm --help` is fast)."""
+    from mlpm.convert.routes import CONTEXTS, ROUTES
+    from mlpm.registry.records import FORMAT_FRAMEWORK
+
+    if kind == "contexts":
+        return list(CONTEXTS)
+    if kind == "formats":
+        return list(dict.fromkeys([*FORMAT_FRAMEWORK, *CONTEXTS["browser"]]))
+    return list(dict.fromkeys([f for r in ROUTES.values() for f in r] + list(CONTEXTS["browser"])))
+
+
+def _one_of(param, value: str | None, kind: str) -> str | None:
+    """Check a --context / --format / --to value, listing the valid ones (a usage error)."""
+    if value is not None and value not in _valid(kind):
+        raise click.BadParameter(f"'{value}' is not one of {', '.join(_valid(kind))}.",
+                                 param=param)
+    return value
+
+
+def _choices(kind: str):
+    """Shell completion of the values of --context / --format / --to."""
+    return lambda ctx, param, incomplete: [v for v in _valid(kind) if v.startswith(incomplete)]
+
+
 registry_option = click.option(
     "--registry", metavar="URL|DIR", default=None,
     help="Registry to use (also MLPM_REGISTRY); remembered in the manifest by install.")
 offline_option = click.option(
     "--offline", is_flag=True, help="Use only what is cached; never touch the network "
     "(also MLPM_OFFLINE=1).")
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print JSON instead of text (docs/reference/json.md).")
+dry_run_option = click.option("--dry-run", is_flag=True,
+                              help="Show what would change; write and download nothing.")
 
 
-@click.group(context_settings=CONTEXT)
+class _Port(click.ParamType):
+    """A TCP port: 0-65535 (0: any free one)."""
+
+    name = "PORT"
+
+    def convert(self, value, param, ctx):
+        text = str(value).strip()
+        if not (text.isascii() and text.isdigit() and int(text) <= 65535):
+            self.fail(f"'{value}' is not a port: use a number from 1 to 65535, or 0 for any "
+                      "free port.", param, ctx)
+        return int(text)
+
+
+def _host(ctx, param, value: str) -> str:
+    """--host must name this machine; checked before anything slow starts."""
+    import socket
+
+    try:
+        socket.getaddrinfo(value, None)
+    except (socket.gaierror, UnicodeError):
+        raise click.BadParameter(
+            f"'{value}' does not resolve to an address; use an address of this machine, "
+            "e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every network interface).",
+            param=param) from None
+    return value
+
+
+def _cannot_listen(exc: OSError, host: str, port: int) -> Exception:
+    """What failed when binding host:port, and the fix."""
+    import errno
+
+    from mlpm.errors import RegistryError, UsageError
+
+    if exc.errno == errno.EADDRINUSE:
+        return RegistryError(f"port {port} on {host} is already in use; choose another --port "
+                             "(--port 0 picks a free one).")
+    if exc.errno == errno.EACCES:
+        return RegistryError(f"listening on port {port} needs administrator rights; choose "
+                             "--port 1024 or above.")
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return UsageError(f"{host} is not an address of this machine; use --host 127.0.0.1 "
+                          "(this machine only) or 0.0.0.0 (every network interface).")
+    return RegistryError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose "
+                         "another --host or --port.")
+
+
+class _Group(click.Group):
+    """A group whose commands may also be called by an alias (npm's and pip's habits)."""
+
+    aliases = {"rm": "remove", "uninstall": "remove"}
+
+    def get_command(self, ctx: click.Context, cmd_name: str):
+        return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
+
+    def format_commands(self, ctx: click.Context, formatter) -> None:
+        super().format_commands(ctx, formatter)
+        with formatter.section("Aliases"):
+            formatter.write_dl([(alias, f"Same as `mlpm {name}`.")
+                                for alias, name in sorted(self.aliases.items())])
+
+
+_OUTPUT_FLAGS = [
+    (("-q", "--quiet"), "Print only errors and the data asked for (no progress, no summaries)."),
+    (("-v", "--verbose"), "Say more: every URL requested."),
+    (("--no-progress",), "No progress bars (also MLPM_NO_PROGRESS=1); they show only on a "
+     "terminal."),
+]
+
+
+def _output_flag(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """-q / -v / --no-progress, given before the command or after it (`mlpm install -q`)."""
+    if value:
+        flags = ctx.meta.setdefault("mlpm.output", set())  # one dict for the whole command
+        flags.add(param.name)
+        if {"quiet", "verbose"} <= flags:
+            raise click.UsageError("-q and -v contradict each other; use one of them.")
+        from mlpm.cli import set_output
+
+        set_output(quiet="quiet" in flags, verbose="verbose" in flags,
+                   progress="no_progress" not in flags)
+    return value
+
+
+def _output_option(decls: tuple[str, ...], text: str, hidden: bool = False) -> click.Option:
+    return click.Option(list(decls), is_flag=True, expose_value=False, callback=_output_flag,
+                        hidden=hidden, help=text)
+
+
+def _accept_output_flags_after_commands(group: click.Group) -> None:
+    """Every command also takes -q / -v / --no-progress (hidden in its help), unless it has an
+    option of that name itself (`mlpm serve --verbose` logs requests)."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _accept_output_flags_after_commands(command)
+            continue
+        taken = {o for p in command.params for o in getattr(p, "opts", [])}
+        command.params += [_output_option(decls, text, hidden=True)
+                           for decls, text in _OUTPUT_FLAGS if not set(decls) & taken]
+
+
+@click.group(cls=_Group, context_settings=CONTEXT,
+             params=[_output_option(decls, text) for decls, text in _OUTPUT_FLAGS])
 @click.version_option(package_name="mlpm", prog_name="mlpm")
 def cli() -> None:
     """mlpm: a package manager for pre-trained ML models.
@@ -67,7 +215,9 @@ def cli() -> None:
     Start a project, install a model by semver range, use it from Python:
       mlpm init
       mlpm install digits@1.2        # newest 1.2.x; mlpm.toml keeps "1.2", mlpm.lock pins it
-      python -c 'import mlpm; print(mlpm.load("digits"))'
+      python -c 'import mlpm; print(mlpm.load("digits", format="onnx"))'
+
+    Exit codes: 0 success, 1 failure, 2 bad usage, 130 interrupted (Ctrl-C).
     """
 
 
@@ -88,20 +238,21 @@ def init(registry: str | None) -> None:
     from mlpm.project import Project
     from mlpm.registry import canonical
 
+    where = canonical(registry) if registry else None  # refused before anything is written
     project = Project.init(Path.cwd())
     if registry:
-        project.registry = registry if registry.startswith("http") else canonical(registry)
+        project.registry = registry if registry.startswith("http") else where
         project.save()
     if project.in_pyproject:
-        click.echo(f"Added [tool.mlpm] to {project.manifest_path}")
+        _say(f"Added [tool.mlpm] to {project.manifest_path}")
     else:
-        click.echo(f"Created {project.manifest_path.name} in {project.root}")
+        _say(f"Created {project.manifest_path.name} in {project.root}")
 
 
 def _print_changes(result, verb: str) -> None:
     from mlpm.cli.render import install_summary
 
-    click.echo(install_summary(result, verb))
+    _say(install_summary(result, verb))
 
 
 def _result_json(result) -> dict[str, Any]:
@@ -115,18 +266,23 @@ def _result_json(result) -> dict[str, Any]:
 @click.option("--frozen", is_flag=True,
               help="Fail if mlpm.lock does not match the manifest (CI mode).")
 @click.option("--trust", "trust_code", is_flag=True,
-              help="Trust the hub-code sources of the PyTorch Hub packages installed.")
-@click.option("--context", default=None, metavar="CONTEXT",
+              help="Trust the sources of the packages installed whose formats run code "
+              "(PyTorch Hub, TorchScript, exported programs, SavedModels).")
+@click.option("--context", default=None, metavar="CONTEXT", callback=lambda c, p, v:
+              _one_of(p, v, "contexts"), shell_complete=_choices("contexts"),
               help="Usage context of the NAMEs (python, server, edge, cpp, onnx, browser): "
               "the format it needs is fetched or converted, and kept in the manifest.")
-@click.option("--format", "fmt", default=None, metavar="FORMAT",
+@click.option("--format", "fmt", default=None, metavar="FORMAT", callback=lambda c, p, v:
+              _one_of(p, v, "formats"), shell_complete=_choices("formats"),
               help="Format the NAMEs are used in (onnx, torchscript, tflite...); converted "
               "when not published, and kept in the manifest.")
 @offline_option
 @registry_option
+@dry_run_option
 @json_option
 def install(specs: tuple[str, ...], frozen: bool, trust_code: bool, context: str | None,
-            fmt: str | None, offline: bool, registry: str | None, as_json: bool) -> None:
+            fmt: str | None, offline: bool, registry: str | None, dry_run: bool,
+            as_json: bool) -> None:
     """Install packages, or with no NAME exactly what mlpm.lock pins (like `npm ci`).
 
     NAME@1.2 installs the newest 1.2.x and keeps "1.2" in the manifest; NAME or
@@ -136,6 +292,7 @@ def install(specs: tuple[str, ...], frozen: bool, trust_code: bool, context: str
     Examples:
       mlpm install digits@1.2
       mlpm install --frozen          # in CI
+      mlpm install digits@2 --dry-run
     """
     from mlpm.ops.install import install as run
 
@@ -144,32 +301,42 @@ def install(specs: tuple[str, ...], frozen: bool, trust_code: bool, context: str
         raise click.UsageError("--context and --format apply to the packages named: "
                                "mlpm install NAME --context edge")
     options = ({"context": context} if context else {}) | ({"format": fmt} if fmt else {})
-    if trust_code:
-        _trust_hub_sources(specs, project, registry, offline)
+    granted = _trust_hub_sources(specs, project, registry, offline) if trust_code else {}
     result = run(project, list(specs), session=_session(registry, offline), frozen=frozen,
-                 options=options or None)
+                 options=options or None, dry_run=dry_run)
+    from mlpm.trust import trust
+
+    for source, name in ({} if dry_run else granted).items():  # now that the install worked
+        if trust(source):
+            _say(f"trusted {source} ({name})", err=True)
     if as_json:
         _emit_json(_result_json(result))
     else:
         _print_changes(result, "installed")
 
 
-def _trust_hub_sources(specs, project, registry, offline) -> None:
-    """--trust before installing, so a conversion during install may run the hub code."""
+def _trust_hub_sources(specs, project, registry, offline) -> dict[str, str]:
+    """--trust: the hub-code sources of the packages named, trusted for this process only
+    (a conversion during install may run the code); returns source -> what it runs."""
+    from mlpm.codescan import is_code_bearing
     from mlpm.ops import Session
     from mlpm.registry.records import parse_spec
-    from mlpm.trust import source_of, trust
+    from mlpm.trust import grant_for_now, source_of
 
     session = Session.from_env(registry, offline)
     location = session.registry_location(project)
+    granted: dict[str, str] = {}
     for spec in specs:
         for record in session.open(location).records(parse_spec(spec)[0]):
-            if record.get("kind") == "torch-hub":
+            if record.get("kind") == "torch-hub" or is_code_bearing(
+                    a.format for a in record.artifacts):  # TorchScript, SavedModels...
                 source = source_of(record.get("upstream"), record.artifacts, location,
                                    record.name)
-                trust(source)
-                click.echo(f"trusted {source} (hub code of {record.name})", err=True)
+                if grant_for_now(source):
+                    what = "hub code" if record.get("kind") == "torch-hub" else "model code"
+                    granted[source] = f"{what} of {record.name}"
                 break
+    return granted
 
 
 @cli.command(context_settings=CONTEXT)
@@ -178,9 +345,10 @@ def _trust_hub_sources(specs, project, registry, offline) -> None:
               help="Move past the manifest range to the newest version (records ^NEW).")
 @offline_option
 @registry_option
+@dry_run_option
 @json_option
 def upgrade(names: tuple[str, ...], latest: bool, offline: bool, registry: str | None,
-            as_json: bool) -> None:
+            dry_run: bool, as_json: bool) -> None:
     """Upgrade packages to the newest versions their ranges allow.
 
     With NAMEs only those move; every other package keeps its locked version.
@@ -189,10 +357,12 @@ def upgrade(names: tuple[str, ...], latest: bool, offline: bool, registry: str |
     Examples:
       mlpm upgrade
       mlpm upgrade digits --latest   # cross a major; the manifest records ^NEW
+      mlpm upgrade --dry-run
     """
     from mlpm.ops.install import upgrade as run
 
-    result = run(_project(), list(names), session=_session(registry, offline), latest=latest)
+    result = run(_project(), list(names), session=_session(registry, offline), latest=latest,
+                 dry_run=dry_run)
     if as_json:
         _emit_json(_result_json(result))
     else:
@@ -201,27 +371,27 @@ def upgrade(names: tuple[str, ...], latest: bool, offline: bool, registry: str |
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("names", nargs=-1, required=True, metavar="NAME...")
+@dry_run_option
 @json_option
-def remove(names: tuple[str, ...], as_json: bool) -> None:
+def remove(names: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
     """Remove packages, their unused dependencies, and the cache space nothing else uses.
 
-    Refused while another installed package depends on NAME.
+    Refused while another installed package depends on NAME. Also called as
+    `mlpm rm` and `mlpm uninstall`.
 
     \b
-    Example:
+    Examples:
       mlpm remove digits-calibrator
+      mlpm remove digits --dry-run   # what would go, and the space it would free
     """
+    from mlpm.cli.render import remove_json, remove_summary
     from mlpm.ops.remove import remove as run
 
-    result = run(_project(), list(names), session=_session())
+    result = run(_project(), list(names), session=_session(), dry_run=dry_run)
     if as_json:
-        _emit_json({"removed": [c.__dict__ for c in result.changes],
-                    "freed_files": result.freed_files, "freed_bytes": result.freed_bytes})
-        return
-    for change in result.changes:
-        click.echo(str(change))
-    click.echo(f"freed {_size(result.freed_bytes)} ({result.freed_files} "
-               f"file{'s' if result.freed_files != 1 else ''})")
+        _emit_json(remove_json(result))
+    else:
+        _say(remove_summary(result))
 
 
 @cli.command(context_settings=CONTEXT)
@@ -240,7 +410,9 @@ def outdated(everything: bool, offline: bool, registry: str | None, as_json: boo
 
     rows = run(_project(), session=_session(registry, offline), everything=everything)
     if as_json:
-        _emit_json([r.__dict__ for r in rows])
+        from mlpm.cli.render import outdated_json
+
+        _emit_json(outdated_json(rows))
         return
     if not rows:
         click.echo("all packages are up to date")
@@ -269,7 +441,7 @@ def list_(as_json: bool) -> None:
 
     rows = list_packages(_project())
     if as_json:
-        _emit_json(rows)
+        _emit_json({"packages": rows})
         return
     if not rows:
         click.echo("no packages installed; try `mlpm install NAME`")
@@ -293,24 +465,26 @@ def tree(as_json: bool) -> None:
 
     nodes = run(_project())
     if as_json:
-        _emit_json(nodes)
+        _emit_json({"dependencies": nodes})
         return
 
-    def show(node: dict, depth: int) -> None:
+    lines = []
+    stack = [(node, 0) for node in reversed(nodes)]
+    while stack:  # no recursion: a lock may be deeper than Python's stack
+        node, depth = stack.pop()
         needs = f" (mlpm.toml: {node['range']})" if node["range"] else ""
-        click.echo(f"{'  ' * depth}{node['name']}@{node['version']}{needs}")
-        for child in node["dependencies"]:
-            show(child, depth + 1)
-
-    for node in nodes:
-        show(node, 0)
+        deduped = " (deduped)" if node.get("deduped") else ""
+        lines.append(f"{'  ' * depth}{node['name']}@{node['version']}{needs}{deduped}")
+        stack.extend((child, depth + 1) for child in reversed(node["dependencies"]))
+    if lines:
+        click.echo("\n".join(lines))
 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("name")
 @json_option
 def why(name: str, as_json: bool) -> None:
-    """Show why a package is installed: every chain of dependents.
+    """Show why a package is installed: the chains of dependents, shortest first.
 
     \b
     Example:
@@ -318,12 +492,18 @@ def why(name: str, as_json: bool) -> None:
     """
     from mlpm.ops.query import why as run
 
-    chains = run(_project(), name)
+    project = _project()
+    chains, total = run(project, name)  # the shortest WHY_LIMIT chains, and how many in all
     if as_json:
-        _emit_json(chains)
+        from mlpm.cli.render import why_json
+
+        _emit_json({**why_json(name, chains, project.dependencies), "total": total})
         return
     for chain in chains:
         click.echo(" -> ".join(chain))
+    if total > len(chains):
+        click.echo(f"... and {total - len(chains)} more chains through the same packages; "
+                   "`mlpm tree` shows each package's dependencies once.")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -343,7 +523,9 @@ def info(spec: str, offline: bool, registry: str | None, as_json: bool) -> None:
 
     data = run(spec, session=_session(registry, offline), project=_project_or_none())
     if as_json:
-        _emit_json(data)
+        from mlpm.cli.render import snake_keys
+
+        _emit_json(snake_keys(data))
         return
     yank = "  (YANKED)" if data.get("yanked") else ""
     newer = f"  (newer: {data['latest']})" if data["newer_available"] else ""
@@ -451,7 +633,9 @@ def diff(a: str, b: str, offline: bool, registry: str | None, as_json: bool) -> 
 
     data = diff_versions(a, b, session=_session(registry, offline), project=_project_or_none())
     if as_json:
-        _emit_json(data)
+        from mlpm.cli.render import snake_keys
+
+        _emit_json(snake_keys(data))
         return
     click.echo(f"{data['a']} -> {data['b']}: a {data['level'].upper()} change")
     click.echo("interface:" + ("" if data["interface"] else " unchanged"))
@@ -459,8 +643,9 @@ def diff(a: str, b: str, offline: bool, registry: str | None, as_json: bool) -> 
         click.echo(f"  {change['level'].upper():<6} {change['text']}")
     if data["metrics"]:
         click.echo("metrics:")
-        for key, (old, new) in data["metrics"].items():
-            click.echo(f"  {key}: {old} -> {new}")
+        for key, (old, new) in data["metrics"].items():  # None: not reported by that version
+            click.echo(f"  {key}: {'(none)' if old is None else old} -> "
+                       f"{'(none)' if new is None else new}")
     click.echo(f"size: {_size(data['size'][0])} -> {_size(data['size'][1])}")
     if data["formats"]["added"] or data["formats"]["removed"]:
         click.echo(f"formats: +{', '.join(data['formats']['added']) or '-'} "
@@ -472,14 +657,16 @@ def diff(a: str, b: str, offline: bool, registry: str | None, as_json: bool) -> 
 
 @cli.command(context_settings=CONTEXT)
 @click.argument("name")
-@click.option("--to", "target", required=True, metavar="FORMAT",
+@click.option("--to", "target", required=True, metavar="FORMAT", callback=lambda c, p, v:
+              _one_of(p, v, "targets"), shell_complete=_choices("targets"),
               help="onnx, torchscript, exported-program, tflite (tfjs: not on this stack).")
 @click.option("--tolerance", type=float, default=None,
               help="Largest absolute difference allowed between original and conversion.")
 @click.option("--input-shape", "shapes", multiple=True, metavar="NAME=1,3,224,224",
               help="Shape of an input the interface does not fix (repeatable).")
 @click.option("--signature", default=None, help="Only this signature (SavedModels).")
-@click.option("--trust", "trust_code", is_flag=True, help="Trust the package's hub code.")
+@click.option("--trust", "trust_code", is_flag=True,
+              help="Trust the package's source (its hub code, TorchScript or SavedModel).")
 @json_option
 def convert(name: str, target: str, tolerance: float | None, shapes: tuple[str, ...],
             signature: str | None, trust_code: bool, as_json: bool) -> None:
@@ -510,7 +697,9 @@ def convert(name: str, target: str, tolerance: float | None, shapes: tuple[str, 
                             tolerance=tolerance, input_shapes=input_shapes or None,
                             signature=signature, trust=trust_code, progress=say)
     if as_json:
-        _emit_json(result)
+        from mlpm.cli.render import snake_keys
+
+        _emit_json(snake_keys(result))
         return
     if result["published"]:
         click.echo(f"{name}@{result['version']} publishes {target}: nothing to convert")
@@ -525,9 +714,11 @@ def convert(name: str, target: str, tolerance: float | None, shapes: tuple[str, 
 
 @cli.command("serve", context_settings=CONTEXT)
 @click.argument("name")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8501, show_default=True, type=int, help="Port (0: any free).")
-@click.option("--trust", "trust_code", is_flag=True, help="Trust the package's hub code.")
+@click.option("--host", default="127.0.0.1", show_default=True, callback=_host,
+              help="Address to listen on.")
+@click.option("--port", default=8501, show_default=True, type=_Port(), help="Port (0: any free).")
+@click.option("--trust", "trust_code", is_flag=True,
+              help="Trust the package's source (its hub code, TorchScript or SavedModel).")
 @click.option("--verbose", is_flag=True, help="Log every request.")
 def serve_model(name: str, host: str, port: int, trust_code: bool, verbose: bool) -> None:
     """Serve the locked model over HTTP (TensorFlow Serving / KServe v1 REST).
@@ -540,7 +731,6 @@ def serve_model(name: str, host: str, port: int, trust_code: bool, verbose: bool
       mlpm serve digits --port 8501
       curl -d '{"instances": [[0.0, ...]]}' http://127.0.0.1:8501/v1/models/digits:predict
     """
-    from mlpm.errors import RegistryError
     from mlpm.ops.serve import runner_for
     from mlpm.serve import serve
 
@@ -548,8 +738,7 @@ def serve_model(name: str, host: str, port: int, trust_code: bool, verbose: bool
     try:
         serve(runner, host, port, verbose=verbose)
     except OSError as exc:
-        raise RegistryError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another "
-                            "--port.") from None
+        raise _cannot_listen(exc, host, port) from None
 
 
 @cli.command(context_settings=CONTEXT)
@@ -568,7 +757,9 @@ def audit(offline: bool, as_json: bool) -> None:
 
     report = run(_project(), _session(None, offline).store, session=_session(None, offline))
     if as_json:
-        _emit_json(report.to_json())
+        # the envelope's "schema" versions the output; the report's own "version" is for
+        # library callers of AuditReport.to_json
+        _emit_json({k: v for k, v in report.to_json().items() if k != "version"})
     else:
         click.echo(str(report))
     if report.exit_code:
@@ -576,18 +767,58 @@ def audit(offline: bool, as_json: bool) -> None:
 
 
 @cli.command("trust", context_settings=CONTEXT)
-@click.argument("source")
-def trust_(source: str) -> None:
-    """Trust a source of hub code (e.g. pytorch/vision) so its packages may run it.
+@click.argument("source", required=False)
+@click.option("--list", "show", is_flag=True, help="List the trusted sources.")
+@click.option("--remove", is_flag=True, help="Stop trusting SOURCE.")
+@json_option
+def trust_(source: str | None, show: bool, remove: bool, as_json: bool) -> None:
+    """Trust a source of code (hub code, TorchScript, SavedModels); list or remove them.
+
+    SOURCE is what an UntrustedCode error names: a GitHub repository OWNER/REPO, or
+    REGISTRY#NAME for code or models a registry serves itself. Kept in trusted.toml in the config
+    folder (MLPM_CONFIG_DIR).
 
     \b
-    Example:
-      mlpm trust mlpm-starters/digits-hub
+    Examples:
+      mlpm trust bundled#mlpm-starters/digits-hub   # lets `mlpm.load("digits-hub")` run
+      mlpm trust --list
+      mlpm trust --remove bundled#mlpm-starters/digits-hub
     """
-    from mlpm.trust import trust
+    import os
 
-    trust(source)
-    click.echo(f"trusted {source}")
+    from mlpm.trust import check_source, trust, trusted_sources, untrust
+
+    if show:
+        if source or remove:
+            raise click.UsageError("--list takes no SOURCE and no --remove: mlpm trust --list")
+        sources = trusted_sources()
+        env = [s.strip() for s in os.environ.get("MLPM_TRUST", "").split(",") if s.strip()]
+        if as_json:
+            _emit_json({"trusted": sources, "from_env": env})  # env: MLPM_TRUST
+            return
+        for item in sources:
+            click.echo(item)
+        if env:
+            click.echo(f"(also trusted for this shell by MLPM_TRUST: {', '.join(env)})")
+        if not sources and not env:
+            click.echo("no trusted sources; `mlpm trust SOURCE` adds one")
+        return
+    if source is None:
+        raise click.UsageError("name a SOURCE (e.g. mlpm trust pytorch/vision), or use --list.")
+    if remove:
+        if not untrust(source):
+            from mlpm.errors import NotInstalled
+
+            env = [s.strip() for s in os.environ.get("MLPM_TRUST", "").split(",")]
+            if source in env or "*" in env:
+                raise NotInstalled(f"{source} is trusted only by MLPM_TRUST in this shell; "
+                                   "unset MLPM_TRUST or leave it out of the list.")
+            raise NotInstalled(f"{source} is not a trusted source; `mlpm trust --list` shows "
+                               "the ones that are.")
+        click.echo(f"no longer trusted: {source}")
+        return
+    check_source(source)
+    click.echo(f"trusted {source}" if trust(source) else f"{source} was already trusted")
 
 
 @cli.command(context_settings=CONTEXT)
@@ -610,7 +841,7 @@ def search(text: str, task: str | None, framework: str | None, offline: bool,
     hits = run(text, session=_session(registry, offline), project=_project_or_none(),
                task=task, framework=framework)
     if as_json:
-        _emit_json(hits)
+        _emit_json({"packages": hits})
         return
     if not hits:
         click.echo("no packages found")
@@ -647,7 +878,9 @@ def publish(path: Path, registry: str, name: str | None, version: str | None,
 
     record = run(path, registry, name=name, version=version, depends=list(depends))
     if as_json:
-        _emit_json(record.to_json())
+        from mlpm.cli.render import snake_keys
+
+        _emit_json(snake_keys(record.to_json()))
         return
     click.echo(f"published {record.name}@{record.version} ({', '.join(record.formats)}, "
                f"{_size(record.size)}) to {registry}")
@@ -657,35 +890,55 @@ def publish(path: Path, registry: str, name: str | None, version: str | None,
 @click.argument("spec", metavar="NAME@VERSION")
 @click.option("--registry", required=True, metavar="DIR", help="The registry folder.")
 @click.option("--undo", is_flag=True, help="Un-yank the version.")
-def yank(spec: str, registry: str, undo: bool) -> None:
+@click.option("--reason", default=None, metavar="TEXT",
+              help="Why (shown to anyone who asks for this version, and by `mlpm audit`).")
+def yank(spec: str, registry: str, undo: bool, reason: str | None) -> None:
     """Yank a version: new resolves skip it; existing locks keep working.
 
     \b
     Example:
-      mlpm yank digits@1.0.0 --registry ./registry
+      mlpm yank digits@1.0.0 --registry ./registry --reason "wrong labels; use 1.0.1"
     """
     from mlpm.ops.publish import yank as run
 
-    record = run(spec, registry, undo=undo)
+    if reason is not None and (undo or not reason.strip()):
+        raise click.UsageError("--reason takes a non-empty TEXT and goes with a yank, not "
+                               "--undo.")
+    record = run(spec, registry, undo=undo, reason=reason)
     click.echo(f"{'un-yanked' if undo else 'yanked'} {record.name}@{record.version}")
 
 
 @cli.group(context_settings=CONTEXT)
 def registry() -> None:
-    """Serve a registry over HTTP."""
+    """Serve a registry folder over HTTP for a team.
+
+    A registry is a folder of static files (config.json, names, index/, artifacts/) that
+    `mlpm publish` writes; any HTTP server or CDN can serve it, this is the zero-setup one.
+
+    \b
+    Examples:
+      mlpm publish model.onnx --registry ./registry --name digits --version 1.0.0
+      mlpm registry serve ./registry --port 8700
+      mlpm install digits --registry http://127.0.0.1:8700/
+    """
 
 
 @registry.command(context_settings=CONTEXT)
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8700, show_default=True, type=int, help="Port (0: any free).")
+@click.option("--host", default="127.0.0.1", show_default=True, callback=_host,
+              help="Address to listen on.")
+@click.option("--port", default=8700, show_default=True, type=_Port(), help="Port (0: any free).")
 @click.option("--quiet", is_flag=True, help="Do not log requests.")
 def serve(directory: Path, host: str, port: int, quiet: bool) -> None:
-    """Serve a registry folder over HTTP (GET/HEAD, ETag, Range).
+    """Serve a registry folder over HTTP (GET/HEAD, ETag, Range) until Ctrl-C.
+
+    Clients use the printed URL as --registry (or MLPM_REGISTRY, or `mlpm init
+    --registry URL`).
 
     \b
-    Example:
+    Examples:
       mlpm registry serve ./registry --port 8700
+      mlpm registry serve ./registry --host 0.0.0.0 --port 8700 --quiet   # for a team
     """
     from mlpm.errors import RegistryError
     from mlpm.registry.server import serve as run
@@ -696,8 +949,7 @@ def serve(directory: Path, host: str, port: int, quiet: bool) -> None:
     try:
         run(directory, host, port, verbose=not quiet)
     except OSError as exc:
-        raise RegistryError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another "
-                            "--port.") from None
+        raise _cannot_listen(exc, host, port) from None
 
 
 # -- cache -----------------------------------------------------------------------------
@@ -705,40 +957,123 @@ def serve(directory: Path, host: str, port: int, quiet: bool) -> None:
 
 @cli.group(context_settings=CONTEXT)
 def cache() -> None:
-    """Inspect and clean the model cache (MLPM_CACHE_DIR)."""
+    """Inspect and clean the model cache (MLPM_CACHE_DIR).
+
+    One cache is shared by all projects: verified files by sha256, and conversions.
+
+    \b
+    Examples:
+      mlpm cache list                # what is cached, for which package@version, used by whom
+      mlpm cache prune --dry-run     # what no project's mlpm.lock uses any more
+    """
 
 
 @cache.command("dir", context_settings=CONTEXT)
 def cache_dir() -> None:
-    """Print the cache folder."""
+    """Print the cache folder (MLPM_CACHE_DIR, else the platform's user cache folder).
+
+    \b
+    Example:
+      du -sh "$(mlpm cache dir)"
+    """
     from mlpm.store import Store
 
     click.echo(str(Store().root))
 
 
+def _cache_entries(store) -> list[dict[str, Any]]:
+    """Every blob and conversion in the cache, with the package@version and projects whose
+    locks use it (read from the locks the cache's references point to)."""
+    from mlpm.errors import ManifestError
+    from mlpm.project import Lock
+
+    used = store.referenced()
+    packages: dict[str, set[str]] = {}
+    formats: dict[str, set[str]] = {}
+    files: dict[str, set[str]] = {}
+    for _, lock_path in store.projects():
+        try:
+            lock = Lock.read(lock_path)
+        except (ManifestError, OSError):
+            continue
+        for pkg in (lock.packages.values() if lock else []):
+            who = f"{pkg.name}@{pkg.version}"
+            for art in pkg.artifacts:
+                packages.setdefault(art.sha256, set()).add(who)
+                formats.setdefault(art.sha256, set()).add(art.format)
+                files.setdefault(art.sha256, set()).add(art.path)
+            for conv in pkg.conversions:
+                key = f"convert-{conv.get('key')}"
+                packages.setdefault(key, set()).add(who)
+                formats.setdefault(key, set()).add(str(conv.get("format")))
+    rows = [{"kind": "blob", "id": b.sha256, "sha256": b.sha256, "size": b.size,
+             "packages": sorted(packages.get(b.sha256, ())),
+             "formats": sorted(formats.get(b.sha256, ())),
+             "files": sorted(files.get(b.sha256, ())),
+             "projects": sorted(used.get(b.sha256, [])), "path": str(b.path)}
+            for b in store.blobs()]
+    for key, size, folder in store.conversions():
+        ref = f"convert-{key}"
+        rows.append({"kind": "conversion", "id": key, "size": size,
+                     "packages": sorted(packages.get(ref, ())),
+                     "formats": sorted(formats.get(ref, ())),
+                     "files": sorted(f.name for f in folder.iterdir()
+                                     if f.is_file() and f.name != "conversion.json"),
+                     "projects": sorted(used.get(ref, [])), "path": str(folder)})
+    return rows
+
+
 @cache.command("list", context_settings=CONTEXT)
 @json_option
 def cache_list(as_json: bool) -> None:
-    """List cached blobs and which projects use them."""
+    """List cached files and conversions: package@version, format, size, users.
+
+    "used by" names the projects whose mlpm.lock uses an entry; an "unreferenced" one is
+    what `mlpm cache prune` deletes.
+
+    \b
+    Examples:
+      mlpm cache list
+      mlpm cache list --json
+    """
     from mlpm.store import Store
 
-    store = Store()
-    used = store.referenced()
-    rows = [{"sha256": b.sha256, "size": b.size, "projects": used.get(b.sha256, [])}
-            for b in store.blobs()]
+    rows = _cache_entries(Store())
     if as_json:
-        _emit_json(rows)
+        _emit_json(rows, "entries")
         return
-    for row in rows:
-        users = ", ".join(row["projects"]) or "(unused)"
-        click.echo(f"{row['sha256'][:16]}  {_size(row['size']):>10}  {users}")
-    click.echo(f"{len(rows)} blobs, {_size(sum(r['size'] for r in rows))}")
+    if not rows:
+        click.echo("the cache is empty")
+        return
+    table = []
+    for row in sorted(rows, key=lambda r: (not r["projects"], r["packages"], r["kind"])):
+        fmt = ",".join(row["formats"]) or "-"
+        table.append([", ".join(row["packages"]) or ("(in use)" if row["projects"]
+                                                      else "unreferenced"),
+                      fmt + (" (converted)" if row["kind"] == "conversion" else ""),
+                      ",".join(row["files"]) or "-", _size(row["size"]), row["id"][:12],
+                      ", ".join(row["projects"]) or "-"])
+    _table(["package", "format", "file", "size", "id", "used by"], table)
+    blobs = sum(r["kind"] == "blob" for r in rows)
+    convs = len(rows) - blobs
+    loose = sum(r["size"] for r in rows if not r["projects"])
+    click.echo(f"{blobs} file{'s' if blobs != 1 else ''}, {convs} conversion"
+               f"{'s' if convs != 1 else ''}: {_size(sum(r['size'] for r in rows))}"
+               + (f" ({_size(loose)} unreferenced; `mlpm cache prune` frees it)"
+                  if loose else ""))
 
 
 @cache.command("verify", context_settings=CONTEXT)
 @json_option
 def cache_verify(as_json: bool) -> None:
-    """Re-hash every cached blob; exit 1 if any is corrupt."""
+    """Re-hash every cached file; exit 1 if any is corrupt.
+
+    Delete a corrupt path it prints: the next `mlpm install` or `mlpm.load` fetches it again.
+
+    \b
+    Example:
+      mlpm cache verify
+    """
     from mlpm.store import Store
 
     store = Store()
@@ -758,7 +1093,15 @@ def cache_verify(as_json: bool) -> None:
 @click.option("--dry-run", is_flag=True, help="Only say what would be freed.")
 @json_option
 def cache_prune(dry_run: bool, as_json: bool) -> None:
-    """Delete cached blobs that no project's lock uses."""
+    """Delete cached files and conversions that no project's mlpm.lock uses.
+
+    A project whose mlpm.lock is gone uses nothing.
+
+    \b
+    Examples:
+      mlpm cache prune --dry-run
+      mlpm cache prune
+    """
     from mlpm.store import Store
 
     files, freed = Store().prune(dry_run=dry_run)
@@ -767,6 +1110,9 @@ def cache_prune(dry_run: bool, as_json: bool) -> None:
         return
     click.echo(f"{'would free' if dry_run else 'freed'} {_size(freed)} ({files} "
                f"file{'s' if files != 1 else ''})")
+
+
+_accept_output_flags_after_commands(cli)
 
 
 def render_help() -> str:

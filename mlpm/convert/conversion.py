@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from mlpm.convert.routes import (
     missing_packages,
     runtime_versions,
 )
+from mlpm.files import remove_tree
 from mlpm.store import Store, file_sha256, write_atomic
 
 TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
@@ -236,7 +236,7 @@ def convert(source: Source, target: str, *, store: Store, tolerance: float | Non
             write_atomic(tmp / META, json.dumps(meta, indent=1, sort_keys=True))
             os.rename(tmp, entry)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_tree(tmp)
             raise
     return Conversion(entry, meta, reused=False)
 
@@ -248,9 +248,9 @@ def _discard(root: Path, key: str) -> None:
     if entry.exists():
         trash = root / f".{key}.{os.urandom(4).hex()}.trash"
         os.rename(entry, trash)  # readers see no entry rather than half of one
-        shutil.rmtree(trash, ignore_errors=True)
+        remove_tree(trash)
     for stale in root.glob(f".{key}.*"):
-        shutil.rmtree(stale, ignore_errors=True)
+        remove_tree(stale)
 
 
 def _build(source: Source, target: str, folder: Path, signature: str | None,

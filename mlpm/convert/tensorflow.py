@@ -119,7 +119,9 @@ def _interpreter(tf, path: Path):
         from ai_edge_litert.interpreter import Interpreter  # TFLite's successor, if installed
     except ImportError:
         Interpreter = tf.lite.Interpreter  # noqa: N806
-    return Interpreter(model_path=str(path))
+    from mlpm.frameworks.tensorflow import allocated
+
+    return allocated(Interpreter(model_path=str(path)))
 
 
 def _tflite(tf, saved_model: Path, sig: str, file: Path, label: str):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mlpm.convert.errors import ConversionError, reason
 from mlpm.convert.samples import TensorSpec, sample_inputs, shapes_of
+from mlpm.errors import MlpmError
 
 EXAMPLE_BATCH = 2  # torch.export specialises a dimension sampled at 0 or 1 to a constant
 
@@ -65,9 +66,11 @@ def _load_original(source, torch):
             return module, None
         if source.kind == "torchscript":
             return torch.jit.load(str(source.path), map_location="cpu").eval(), None
-        program = torch.export.load(str(source.path))
+        from mlpm.frameworks.torch import export_load
+
+        program = export_load(source.path)  # scanned first: never runs a pickle's code
         return program.module(), program
-    except ConversionError:
+    except (ConversionError, MlpmError):
         raise
     except Exception as exc:
         raise ConversionError(f"cannot load {label} to convert it: {reason(exc)}.") from None
@@ -238,5 +241,7 @@ def _converted_runner(target: str, file: Path, specs, torch, label: str):
     if target == "torchscript":
         module = torch.jit.load(str(file), map_location="cpu").eval()
     else:
-        module = torch.export.load(str(file)).module()
+        from mlpm.frameworks.torch import export_load
+
+        module = export_load(file).module()
     return lambda sample: _run(module, specs, sample, torch, label)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlpm.errors import FrameworkMissing, ModelLoadError
+from mlpm.errors import FrameworkMissing, ModelLoadError, RemovedWhileLoading
 
 # format -> (adapter module, function, pip extra that provides the framework)
 LOADERS = {
@@ -20,6 +20,17 @@ LOADERS = {
 }
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """Which file ``path`` names now (device, inode); None when there is none."""
+    import os
+
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def load_file(fmt: str, path: Path, label: str, **options: Any) -> Any:
     """Load ``path`` (an artifact of format ``fmt``) with its framework."""
     import importlib
@@ -28,6 +39,7 @@ def load_file(fmt: str, path: Path, label: str, **options: Any) -> Any:
         raise FrameworkMissing(f"mlpm cannot load the format '{fmt}' of {label} yet; choose "
                                f"another format with format=... ({', '.join(LOADERS)}).")
     module_name, func, extra = LOADERS[fmt]
+    identity = _identity(path)
     try:
         module = importlib.import_module(module_name)
         loader = getattr(module, func)
@@ -38,6 +50,14 @@ def load_file(fmt: str, path: Path, label: str, **options: Any) -> Any:
             f"installed; run `pip install 'mlpm[{extra}]'`."
         ) from None
     except Exception as exc:
+        # The file went away (`mlpm remove`, `cache prune` in another process), maybe to
+        # come back as another file (the inode can be reused: the loader's own "no such
+        # file" is the other sign).
+        if identity is None or identity != _identity(path) or isinstance(
+                exc, FileNotFoundError) or type(exc).__name__ == "NoSuchFile":
+            raise RemovedWhileLoading(
+                f"{label} was removed from the cache while loading (`mlpm remove` or `mlpm "
+                "cache prune` in another process); run `mlpm install` and retry.") from None
         if type(exc).__name__ == "UnpicklingError":  # torch's weights_only refusal
             raise ModelLoadError(
                 f"{label} holds pickled objects that can run code, so mlpm refused to load it "

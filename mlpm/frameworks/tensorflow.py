@@ -78,5 +78,39 @@ def load_tflite(path: Path, label: str):
     with warnings.catch_warnings():  # tf.lite.Interpreter's own deprecation notice
         warnings.simplefilter("ignore", UserWarning)
         interpreter = tf.lite.Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
+    return allocated(interpreter)
+
+
+# What TFLite's C++ logger prints on every first allocation, whatever the log level.
+_TFLITE_CHATTER = ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
+
+
+def allocated(interpreter):
+    """``interpreter`` after ``allocate_tensors()``, without TFLite's XNNPACK INFO line.
+
+    The line is written to the C-level stderr (TF_CPP_MIN_LOG_LEVEL does not reach it):
+    stderr goes to a temp file for the call, and every other line is passed on, so real
+    errors still show. The delegate is applied once, at this first allocation.
+    """
+    import sys
+    import tempfile
+
+    if os.environ.get("MLPM_DEBUG"):
+        interpreter.allocate_tensors()
+        return interpreter
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        try:
+            os.dup2(captured.fileno(), 2)
+            interpreter.allocate_tensors()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            rest = [line for line in captured.read().decode(errors="replace").splitlines(True)
+                    if line.strip() not in _TFLITE_CHATTER]
+            if rest:
+                sys.stderr.write("".join(rest))
+                sys.stderr.flush()
     return interpreter

@@ -132,14 +132,14 @@ def describe(kind: str, files: list[tuple[str, str | None, Path | None, str]],
     a remote artifact whose full sha256 is not published, the code of a remote artifact
     or of a SavedModel (its graph carries names that change with every export).
     """
-    import shutil
+    from mlpm.files import remove_tree
 
     scratch: list[Path] = []
     try:
         return _describe(files, declared, scratch)
     finally:
         for tmp in scratch:
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_tree(tmp)
 
 
 def _describe(files, declared, scratch) -> tuple[dict, str | None, str | None]:

@@ -43,8 +43,13 @@ def wanted_format(pkg: LockedPackage, options: dict[str, str]) -> str | None:
 
 
 def source_for(pkg: LockedPackage, target: str, session: Session, *, trust: bool = False,
-               entrypoint: str | None = None, kwargs: dict | None = None):
-    """The mlpm.convert Source to make ``target`` from, out of the package's artifacts."""
+               entrypoint: str | None = None, kwargs: dict | None = None,
+               project: Project | None = None):
+    """The mlpm.convert Source to make ``target`` from, out of the package's artifacts.
+
+    A code-bearing source (TorchScript, exported program, SavedModel) is checked first:
+    trusted source and a clean static scan (mlpm.codescan); hub code is checked when its
+    entrypoint is about to run."""
     from mlpm.convert import ROUTES, ConversionError, Source
     from mlpm.convert.routes import SOURCE_KIND
     from mlpm.loading import _ensure, _label, _load_hub, _unpack
@@ -80,18 +85,22 @@ def source_for(pkg: LockedPackage, target: str, session: Session, *, trust: bool
     artifact = next(a for a in pkg.artifacts if a.format == fmt)
     (file,) = _ensure(pkg, [artifact])
     path = _unpack(artifact.sha256, "saved_model.pb") if fmt == "savedmodel" else file
+    from mlpm.codescan import check
+
+    check(pkg, fmt, path, trust=trust, project=project)
     return Source(SOURCE_KIND[fmt], "sha256:" + artifact.sha256, path=path,
                   signatures=signatures if fmt != "savedmodel" else None, label=_label(pkg))
 
 
 def ensure_converted(pkg: LockedPackage, target: str, session: Session, *,
                      tolerance: float | None = None, input_shapes: dict | None = None,
-                     signature: str | None = None, trust: bool = False, progress=None):
+                     signature: str | None = None, trust: bool = False, progress=None,
+                     project: Project | None = None):
     """Convert ``pkg`` to ``target`` (or reuse the cached conversion) and record it on
     ``pkg.conversions``; returns the mlpm.convert Conversion."""
     from mlpm.convert import convert
 
-    source = source_for(pkg, target, session, trust=trust)
+    source = source_for(pkg, target, session, trust=trust, project=project)
     conv = convert(source, target, store=session.store, tolerance=tolerance,
                    input_shapes=input_shapes, signature=signature, progress=progress)
     record = {"format": conv.format, "key": conv.key, "digest": conv.digest,
@@ -117,7 +126,7 @@ def convert_locked(project: Project, name: str, target: str, *, session: Session
             return {"name": name, "version": pkg.version, "format": target, "published": True}
         conv = ensure_converted(pkg, target, session, tolerance=tolerance,
                                 input_shapes=input_shapes, signature=signature, trust=trust,
-                                progress=progress)
+                                progress=progress, project=project)
         lock = Lock.read(project.lock_path)
         lock.packages[name].conversions = pkg.conversions
         lock.write(project.lock_path)
@@ -135,4 +144,4 @@ def convert_for_manifest(project: Project, lock: Lock, session: Session) -> None
         target = wanted_format(pkg, options)
         done = any(c.get("format") == target for c in pkg.conversions)
         if target and not done and not any(a.format == target for a in pkg.artifacts):
-            ensure_converted(pkg, target, session)
+            ensure_converted(pkg, target, session, project=project)

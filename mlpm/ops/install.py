@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from mlpm.errors import NotInstalled, StaleLock, UsageError
+from mlpm.errors import InconsistentLock, IntegrityError, NotInstalled, StaleLock, UsageError
+from mlpm.lockcheck import (
+    DUPLICATE,
+    RECORD,
+    REGISTRY,
+    UNKNOWN,
+    Inconsistency,
+    cached_size_problems,
+    check_lock,
+    compare_record,
+    read_lock,
+)
 from mlpm.ops import (
     Change,
     Session,
@@ -10,7 +21,6 @@ from mlpm.ops import (
     diff_locks,
     fetch_locked,
     locked_from_record,
-    missing_blobs,
 )
 from mlpm.project import Lock, Project
 from mlpm.registry.records import parse_spec
@@ -27,6 +37,8 @@ class InstallResult:
         self.packages = packages
         self.up_to_date = False
         self.notes: list[str] = []  # e.g. the interface changes an upgrade --latest crossed
+        self.dry_run = False  # True: nothing was fetched or written; fetched_* is the plan
+        self.unknown_sizes = 0  # files to fetch whose size the registry does not record
 
 
 def save_range(installed: str, typed: str | None) -> str:
@@ -58,14 +70,19 @@ def _stale_reason(project: Project, lock: Lock | None) -> str:
     return f"{manifest} changed since mlpm.lock was written"
 
 
-def _lock_from(session: Session, location: str, resolution, old: Lock | None) -> Lock:
-    """The new lock; a version locked before keeps the digests pinned at first install."""
+def _lock_from(session: Session, location: str, resolution, old: Lock | None,
+               distrust: frozenset[str] | set[str] = frozenset()) -> Lock:
+    """The new lock; a version locked before keeps the digests pinned at first install.
+
+    ``distrust``: packages whose old entries were found wrong (see mlpm/lockcheck.py);
+    they are rebuilt from the registry's records alone.
+    """
     lock = Lock("")
     for name, record in resolution.records.items():
         pkg = locked_from_record(record, location, resolution.edges[name])
         before = old.packages.get(name) if old else None
-        if before is not None and before.version == pkg.version:
-            _same_bytes_as_locked(before, pkg)
+        if before is not None and before.version == pkg.version and name not in distrust:
+            _same_bytes_as_locked(before, record, session.open(location).display)
             pinned = {(a.format, a.path, a.url): a for a in before.artifacts if a.pinned}
             pkg.artifacts = [a if a.pinned else pinned.get((a.format, a.path, a.url), a)
                              for a in pkg.artifacts]
@@ -74,29 +91,105 @@ def _lock_from(session: Session, location: str, resolution, old: Lock | None) ->
     return lock
 
 
-def _same_bytes_as_locked(before, now) -> None:
-    """A published version is immutable: if the registry now gives other digests for a
-    version the lock pins, the registry was tampered with (or the lock was)."""
-    locked = {(a.format, a.path): a.sha256 for a in before.artifacts}
-    for art in now.artifacts:
-        old = locked.get((art.format, art.path))
-        if art.pinned and old and old != art.sha256:
-            from mlpm.errors import IntegrityError
+def _same_bytes_as_locked(before, record, registry: str) -> None:
+    """A published version is immutable: if the registry now gives other files, digests or
+    dependencies for a version the lock pins, one of the two was altered."""
+    for problem in compare_record(before, record, registry):
+        if problem.kind == REGISTRY:
+            raise IntegrityError(problem.problem)
 
-            raise IntegrityError(
-                f"the registry's record of {now.name}@{now.version} now gives sha256 "
-                f"{art.sha256[:12]}… for {art.path}, but mlpm.lock pins {old[:12]}…; published "
-                "versions never change, so the registry (or the lock) was tampered with: ask "
-                "the registry's owner, and do not install until it is explained."
-            )
+
+def _verify_locked(session: Session, lock: Lock, missing: set[str],
+                   frozen: bool) -> list[Inconsistency]:
+    """What the store and the registry say against a lock that is consistent on its own.
+
+    A cached blob of another size than the lock gives is always looked at (one stat per
+    file to fetch). The registry's records are compared only when the install reads the
+    registry anyway, never on a plain no-op install: before fetching a file (the fetched
+    packages, read fresh), and on --frozen (every package, from the records already on
+    this machine: a folder registry's index, an HTTP registry's cached index files).
+    """
+    found = cached_size_problems(session.store, lock, missing)
+    if found or session.offline:
+        return found
+    found += _against_registry(session, lock, sorted(missing), fresh=True)
+    if frozen:
+        on_disk = Session(session.store, offline=True)
+        found += _against_registry(on_disk, lock, sorted(set(lock.packages) - missing),
+                                   fresh=False)
+    return found
+
+
+def _against_registry(session: Session, lock: Lock, names: list[str],
+                      fresh: bool) -> list[Inconsistency]:
+    from mlpm.errors import OfflineError, PackageNotFound, RegistryError
+
+    found: list[Inconsistency] = []
+    for name in names:
+        pkg = lock.packages[name]
+        try:
+            registry = session.open(pkg.registry)
+            record = registry.record(name, pkg.version)
+        except PackageNotFound:
+            # A cached copy of an HTTP index may predate the version: no evidence then.
+            if fresh or not pkg.registry.startswith(("http://", "https://")):
+                found.append(Inconsistency(
+                    UNKNOWN, name, f"it pins {name} {pkg.version}, which the registry "
+                    f"{registry.display} does not have", f"the registry has no {pkg.version}"))
+            continue
+        except (RegistryError, OfflineError, OSError):
+            continue  # the registry cannot be read now: nothing to compare with
+        found += compare_record(pkg, record, registry.display)
+    return found
+
+
+def _repair_notes(problems: list[Inconsistency], old: Lock, new: Lock) -> list[str]:
+    """One line per package a repair changed: what changed, and why."""
+    notes, seen = [], set()
+    for problem in problems:
+        if problem.name in seen:
+            continue
+        seen.add(problem.name)
+        before, after = old.packages.get(problem.name), new.packages.get(problem.name)
+        if after is None:
+            if before is None:
+                continue
+            change = f"removed {problem.name} {before.version}"
+        elif before is None:
+            change = f"added {problem.name} {after.version}"
+        elif problem.kind == DUPLICATE:
+            change = f"kept one entry for {problem.name}, at {after.version}"
+        elif before.version != after.version:
+            change = f"{problem.name} {before.version} -> {after.version}"
+        elif before.to_toml() != after.to_toml():
+            change = f"rewrote the entry for {problem.name} {after.version}"
+        else:
+            continue  # right all along: another entry was the wrong one
+        notes.append(f"mlpm.lock repaired: {change} ({problem.reason})")
+    return notes
 
 
 def _apply(session: Session, project: Project, old: Lock | None, new: Lock,
-           result: InstallResult) -> InstallResult:
+           result: InstallResult, dry_run: bool = False) -> InstallResult:
     """Fetch, verify and convert everything, and only then write the lock and the manifest."""
+    if dry_run:
+        return _plan(session, old, new, result)
     result.fetched_files, result.fetched_bytes = fetch_locked(session, list(new.packages.values()))
     _keep_conversions(session, project, old, new)
     commit(session, project, new)
+    result.changes = diff_locks(old, new)
+    result.packages = len(new.packages)
+    return result
+
+
+def _plan(session: Session, old: Lock | None, new: Lock, result: InstallResult) -> InstallResult:
+    """--dry-run: what _apply would change and fetch; nothing is fetched or written."""
+    missing = [a for p in new.packages.values() for a in p.artifacts
+               if not session.store.has_blob(a.sha256, a.size)]
+    result.dry_run = True
+    result.fetched_files = len(missing)
+    result.fetched_bytes = sum(a.size or 0 for a in missing)
+    result.unknown_sizes = sum(a.size is None for a in missing)
     result.changes = diff_locks(old, new)
     result.packages = len(new.packages)
     return result
@@ -121,17 +214,20 @@ def _keep_conversions(session: Session, project: Project, old: Lock | None, new:
 
 
 def install(project: Project, specs: list[str] | None = None, *, session: Session,
-            frozen: bool = False, options: dict[str, str] | None = None) -> InstallResult:
+            frozen: bool = False, options: dict[str, str] | None = None,
+            dry_run: bool = False) -> InstallResult:
     """``mlpm install [SPEC...]``: with no spec, exactly what mlpm.lock says (like ``npm ci``).
 
     ``options`` (format= / context=) are kept in the manifest for the packages named.
+    ``dry_run``: resolve and report what would change and be fetched, writing nothing.
     """
     with project.locked():
-        return _install(project, specs, session=session, frozen=frozen, options=options)
+        return _install(project, specs, session=session, frozen=frozen, options=options,
+                        dry_run=dry_run)
 
 
 def _install(project: Project, specs: list[str] | None, *, session: Session, frozen: bool,
-             options: dict[str, str] | None) -> InstallResult:
+             options: dict[str, str] | None, dry_run: bool = False) -> InstallResult:
     specs = list(specs or [])
     parsed = [parse_spec(s) for s in specs]
     if frozen and parsed:
@@ -140,44 +236,65 @@ def _install(project: Project, specs: list[str] | None, *, session: Session, fro
     location = session.registry_location(project)
     if session.registry and not frozen:
         project.registry = session.registry if location.startswith("http") else location
-    lock = Lock.read(project.lock_path)
+    # The lock is checked, not trusted (mlpm/lockcheck.py): against the manifest while its
+    # manifest-hash says it was made from it, else (stale: resolved again anyway) on its own.
+    lock = Lock.read(project.lock_path)  # as written: install repairs it
     fresh = lock is not None and lock.manifest_hash == project.manifest_hash()
+    problems = check_lock(project, lock, against_manifest=fresh) if lock is not None else []
 
     if not parsed:
-        if fresh:
+        if fresh and not problems:
             result = InstallResult(packages=len(lock.packages))
-            if missing_blobs(session.store, lock):
-                result.fetched_files, result.fetched_bytes = fetch_locked(
-                    session, list(lock.packages.values()))
-            if result.fetched_files or not session.store.refs_fresh(project.root,
-                                                                    project.lock_path):
-                session.store.set_refs(project.root, project.lock_path, lock.references())
-            result.up_to_date = result.fetched_files == 0
-            return result
-        from mlpm.resolve import resolve
-
-        if frozen:
+            if dry_run:
+                return _plan(session, lock, lock, result)
+            missing = {p.name for p in lock.packages.values()
+                       if not all(session.store.has_blob(a.sha256, a.size) for a in p.artifacts)}
+            if missing or frozen:
+                problems = _verify_locked(session, lock, missing, frozen)
+            if not problems:
+                if missing:
+                    result.fetched_files, result.fetched_bytes = fetch_locked(
+                        session, list(lock.packages.values()))
+                if result.fetched_files or not session.store.refs_fresh(project.root,
+                                                                        project.lock_path):
+                    session.store.set_refs(project.root, project.lock_path, lock.references())
+                result.up_to_date = result.fetched_files == 0
+                return result
+        for problem in problems:
+            if problem.kind == REGISTRY:  # not repaired: which side is right is not known
+                raise IntegrityError(problem.problem)
+        if frozen and not fresh:
             raise StaleLock(f"mlpm.lock is out of date: {_stale_reason(project, lock)}; run "
                             "`mlpm install` without --frozen to update it, then commit mlpm.lock.")
-        resolution = resolve(session.open(location), project.dependencies,
-                             locked=_pins(lock), unpinned=set())
-        return _apply(session, project, lock, _lock_from(session, location, resolution, lock),
-                      InstallResult())
+        if frozen:
+            raise InconsistentLock(f"mlpm.lock needs to be updated: {problems[0]}; run `mlpm "
+                                   "install` without --frozen to update it, then commit "
+                                   "mlpm.lock.")
+        requirements, unpinned = dict(project.dependencies), set()
+    else:
+        requirements = dict(project.dependencies)
+        for name, rng in parsed:
+            requirements[name] = rng or "*"
+            if options:
+                project.options[name] = dict(options)
+        unpinned = {name for name, _ in parsed}
 
     from mlpm.resolve import resolve
 
-    requirements = dict(project.dependencies)
-    for name, rng in parsed:
-        requirements[name] = rng or "*"
-        if options:
-            project.options[name] = dict(options)
-    resolution = resolve(session.open(location), requirements, locked=_pins(lock),
-                         unpinned={name for name, _ in parsed})
+    moved = {p.name for p in problems if p.kind == UNKNOWN}
+    locked = {n: v for n, v in _pins(lock).items() if n not in moved}
+    resolution = resolve(session.open(location), requirements, locked=locked, unpinned=unpinned)
+    new = _lock_from(session, location, resolution, lock,
+                     {p.name for p in problems if p.kind in (RECORD, DUPLICATE)})
     result = InstallResult()
+    if lock is not None:
+        result.notes += _repair_notes(problems, lock, new)
     for name, rng in parsed:
+        before = project.dependencies.get(name)
         project.dependencies[name] = save_range(resolution.records[name].version, rng)
-        result.saved[name] = project.dependencies[name]
-    return _apply(session, project, lock, _lock_from(session, location, resolution, lock), result)
+        if project.dependencies[name] != before:  # say "saved" only when the manifest changes
+            result.saved[name] = project.dependencies[name]
+    return _apply(session, project, lock, new, result, dry_run)
 
 
 def _pins(lock: Lock | None) -> dict[str, str]:
@@ -195,21 +312,22 @@ def latest_version(records) -> str | None:
 
 
 def upgrade(project: Project, names: list[str] | None = None, *, session: Session,
-            latest: bool = False) -> InstallResult:
-    """``mlpm upgrade [NAME...] [--latest]``: newest versions the ranges (or --latest) allow."""
+            latest: bool = False, dry_run: bool = False) -> InstallResult:
+    """``mlpm upgrade [NAME...] [--latest]``: newest versions the ranges (or --latest) allow;
+    ``dry_run``: report what would change, writing nothing."""
     with project.locked():
-        return _upgrade(project, names, session=session, latest=latest)
+        return _upgrade(project, names, session=session, latest=latest, dry_run=dry_run)
 
 
 def _upgrade(project: Project, names: list[str] | None, *, session: Session,
-             latest: bool) -> InstallResult:
+             latest: bool, dry_run: bool = False) -> InstallResult:
     parsed = [parse_spec(n) for n in names or []]
     for name, rng in parsed:
         if rng is not None:
             raise UsageError(f"upgrade takes package names, not ranges; to change the range run "
                              f"`mlpm install {name}@{rng}`.")
     names = [name for name, _ in parsed]
-    lock = Lock.read(project.lock_path)
+    lock = read_lock(project.lock_path)
     for name in names:
         if name not in project.dependencies and (lock is None or name not in lock.packages):
             raise NotInstalled(f"{name} is not installed in this project; run `mlpm install "
@@ -238,13 +356,15 @@ def _upgrade(project: Project, names: list[str] | None, *, session: Session,
 
         for name in targets:
             new = resolution.records[name].version
+            if project.dependencies.get(name) != f"^{new}":
+                result.saved[name] = f"^{new}"
             project.dependencies[name] = f"^{new}"
-            result.saved[name] = project.dependencies[name]
             old = lock.packages[name].version if lock and name in lock.packages else None
             if old and old != new:
                 for text in breaking(registry, name, old, new):
                     result.notes.append(f"{name} {old} -> {new} breaks the interface: {text}")
-    return _apply(session, project, lock, _lock_from(session, location, resolution, lock), result)
+    return _apply(session, project, lock, _lock_from(session, location, resolution, lock), result,
+                  dry_run)
 
 
 class Outdated:
@@ -265,7 +385,7 @@ def outdated(project: Project, *, session: Session, everything: bool = False) ->
     """current / wanted (newest in range) / latest for each locked package."""
     from mlpm import semver
 
-    lock = Lock.read(project.lock_path)
+    lock = read_lock(project.lock_path)
     if lock is None:
         raise StaleLock("there is no mlpm.lock yet; run `mlpm install` first.")
     rows = []

@@ -13,6 +13,7 @@ from typing import Any
 
 from mlpm import semver
 from mlpm.errors import PublishError, UsageError
+from mlpm.files import remove_tree
 from mlpm.registry import (
     BUNDLED,
     LocalRegistry,
@@ -129,8 +130,14 @@ def _items_from_table(folder: Path, manifest: Path, pkg: dict[str, Any]) -> list
         if ("file" in entry) == ("url" in entry):
             raise PublishError(f"each [[package.artifacts]] in {manifest} needs either file "
                                "(shipped in the registry) or url (fetched at install).")
-        if "url" in entry and not str(entry["url"]).startswith(("http://", "https://")):
-            raise PublishError(f"the artifact url '{entry['url']}' in {manifest} must be http(s).")
+        if "url" in entry:
+            from mlpm.urls import check_http_url
+
+            try:  # by its parts: a dot segment or user info would send clients elsewhere
+                check_http_url(entry["url"])
+            except ValueError as exc:
+                raise PublishError(f"[[package.artifacts]] in {manifest}: {exc}; write the "
+                                   "plain http(s) URL the file is really at.") from None
         if "url" in entry:
             try:  # the record must parse again when read from the index
                 Artifact.from_json({**entry, "path": entry.get("path", "")})
@@ -226,6 +233,13 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
     for key in ("upstream", "interface", "metrics"):
         if key in meta and not isinstance(meta[key], dict):
             raise PublishError(f"[package] {key} must be a table ([package.{key}]).")
+    repo = meta.get("upstream", {}).get("repo")
+    if repo is not None:
+        from mlpm.urls import github_repo
+
+        if github_repo(repo) is None:  # trust is keyed by it: no '..', no extra parts
+            raise PublishError(f"[package.upstream] repo {repo!r} is not a GitHub repository "
+                               "as OWNER/NAME (e.g. pytorch/vision); write it that way.")
     if isinstance(meta.get("python-requires"), str):
         meta["python-requires"] = [meta["python-requires"]]
     _check_python_requires(meta.get("python-requires", []))
@@ -348,7 +362,7 @@ def _store_item(reg_dir: Path, item: _Item) -> Artifact:
             pack_dir(item.file, packed)
             art = _copy_in(reg_dir, item, packed)
         finally:
-            shutil.rmtree(packed.parent, ignore_errors=True)
+            remove_tree(packed.parent)
         return art
     return _copy_in(reg_dir, item, item.file)
 
@@ -387,7 +401,7 @@ def _append_record(reg_dir: Path, record: Record, new_name: bool) -> None:
         write_atomic(names_file, "\n".join(sorted(names)) + "\n")
 
 
-def yank(spec: str, registry: str, *, undo: bool = False) -> Record:
+def yank(spec: str, registry: str, *, undo: bool = False, reason: str | None = None) -> Record:
     """Flag NAME@VERSION yanked (or not): new resolves skip it, existing locks keep it."""
     name, version = parse_spec(spec)
     if version is None or semver.valid(version) is None:
@@ -399,6 +413,9 @@ def yank(spec: str, registry: str, *, undo: bool = False) -> Record:
         local = open_registry(str(reg_dir))
         record = local.record(name, str(semver.parse_version(version)))
         record.yanked = not undo
+        record.extra.pop("yanked-reason", None)
+        if reason and not undo:  # shown to whoever asks for this version (docs/reference)
+            record.extra["yanked-reason"] = reason
         index_file = reg_dir / "index" / index_path(name)
         lines = [r.to_line() if r.version != record.version else record.to_line()
                  for r in local.records(name)]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from mlpm import semver
-from mlpm.errors import NoMatchingVersion, NotInstalled, StaleLock
+from mlpm.errors import DamagedIndex, NoMatchingVersion, NotInstalled, PackageNotFound, StaleLock
+from mlpm.lockcheck import read_lock
 from mlpm.ops import Session
 from mlpm.ops.install import latest_version
 from mlpm.project import Lock, Project
@@ -14,14 +15,14 @@ from mlpm.resolve import PROJECT
 
 
 def _lock(project: Project) -> Lock:
-    lock = Lock.read(project.lock_path)
+    lock = read_lock(project.lock_path)
     if lock is None:
         raise StaleLock("there is no mlpm.lock yet; run `mlpm install` first.")
     return lock
 
 
 def list_packages(project: Project) -> list[dict[str, Any]]:
-    lock = Lock.read(project.lock_path)
+    lock = read_lock(project.lock_path)
     if lock is None:
         return []
     rows = []
@@ -37,52 +38,105 @@ def list_packages(project: Project) -> list[dict[str, Any]]:
 
 
 def tree(project: Project) -> list[dict[str, Any]]:
-    """Nested {name, version, range, dependencies: [...]} from each direct dependency."""
+    """Nested {name, version, range, dependencies: [...]} from each direct dependency.
+
+    Each package's dependencies are listed once, as `npm ls` does: where it appears again
+    (or under another package before its own top-level line) its node has no children and
+    ``"deduped": true``. So the tree has one node per locked dependency edge, however
+    many paths a wide, diamond-shaped graph has; it is built without recursion.
+    """
     lock = _lock(project)
+    expanded = {n for n in project.dependencies if n in lock.packages}  # shown at the top
 
-    def node(name: str, rng: str | None, path: tuple[str, ...]) -> dict[str, Any]:
+    def node(name: str, rng: str | None) -> dict[str, Any]:
         pkg = lock.packages.get(name)
-        out: dict[str, Any] = {"name": name, "range": rng,
-                               "version": pkg.version if pkg else None, "dependencies": []}
-        if pkg is None or name in path:
-            return out
-        for dep in sorted(pkg.dependencies):
-            out["dependencies"].append(node(dep, None, (*path, name)))
-        return out
+        return {"name": name, "range": rng, "version": pkg.version if pkg else None,
+                "dependencies": []}
 
-    return [node(n, r, ()) for n, r in sorted(project.dependencies.items())]
+    roots = [node(n, r) for n, r in sorted(project.dependencies.items())]
+    stack = [(out, True) for out in reversed(roots)]
+    while stack:  # depth first, in print order: the first appearance is the expanded one
+        out, top = stack.pop()
+        pkg = lock.packages.get(out["name"])
+        if pkg is None or not pkg.dependencies:
+            continue
+        if not top:
+            if out["name"] in expanded:
+                out["deduped"] = True
+                continue
+            expanded.add(out["name"])
+        out["dependencies"] = [node(dep, None) for dep in sorted(pkg.dependencies)]
+        stack.extend((child, False) for child in reversed(out["dependencies"]))
+    return roots
 
 
-def why(project: Project, name: str) -> list[list[str]]:
-    """Every chain from the project down to ``name``.
+WHY_LIMIT = 100  # chains `mlpm why` lists; a wide graph has more than can be printed
+_WHY_STEPS = 100_000  # a bound on the search, for locks with cycles
 
-    e.g. [["the project (needs head@^1)", "head@1.0.0", "tiny@1.2.0"]]
+
+def why(project: Project, name: str, limit: int = WHY_LIMIT) -> tuple[list[list[str]], int]:
+    """Chains from the project down to ``name``, shortest first, at most ``limit`` of them;
+    and how many chains there are in all (a diamond graph 30 wide and 30 deep has 30**29).
+
+    e.g. ([["the project (needs head@^1)", "head@1.0.0", "tiny@1.2.0"]], 1)
     """
     check_name(name)
     lock = _lock(project)
     if name not in lock.packages:
         raise NotInstalled(f"{name} is not installed in this project; `mlpm list` shows what is.")
+    pkgs = lock.packages
+    direct = [n for n in project.dependencies if n in pkgs]
+    parents: dict[str, list[str]] = {n: [] for n in pkgs}
+    for pkg in pkgs.values():
+        for dep in pkg.dependencies:
+            if dep in parents:
+                parents[dep].append(pkg.name)
+    # steps from the project to each package, to try the shortest way up first
+    depth = dict.fromkeys(direct, 1)
+    queue = list(direct)
+    for current in queue:
+        for dep in pkgs[current].dependencies:
+            if dep in pkgs and dep not in depth:
+                depth[dep] = depth[current] + 1
+                queue.append(dep)
+    for ups in parents.values():
+        ups.sort(key=lambda n: (depth.get(n, len(pkgs) + 1), n))
+    # chains per package: one if it is direct, plus its parents' (a cycle's back edge: none)
+    counts: dict[str, int] = {}
+    entered: set[str] = set()
+    todo = [name]
+    while todo:
+        current = todo[-1]
+        if current not in entered:
+            entered.add(current)
+            todo.extend(p for p in parents[current] if p not in entered)
+            continue
+        todo.pop()
+        if current not in counts:
+            counts[current] = int(current in project.dependencies) + sum(
+                counts.get(p, 0) for p in parents[current])
+    # the chains themselves: depth-first up the parents, closest to the project first
+    label = {n: f"{n}@{pkgs[n].version}" for n in pkgs}
     chains: list[list[str]] = []
-
-    def up(current: str, chain: list[str]) -> None:
-        label = f"{current}@{lock.packages[current].version}"
-        if label in chain:
-            return
-        chain = [label, *chain]
+    stack: list[tuple[str, tuple[str, ...]]] = [(name, ())]
+    steps = 0
+    while stack and len(chains) < limit and steps < _WHY_STEPS:
+        current, below = stack.pop()
+        steps += 1
+        chain = (current, *below)
         if current in project.dependencies:
-            chains.append([f"{PROJECT} (needs {current}@{project.dependencies[current]})", *chain])
-        for parent in lock.dependents(current):
-            up(parent, chain)
-
-    up(name, [])
-    return sorted(chains, key=len)
+            chains.append([f"{PROJECT} (needs {current}@{project.dependencies[current]})",
+                           *(label[n] for n in chain)])
+        stack.extend((p, chain) for p in reversed(parents[current])
+                     if p in depth and p not in chain)
+    return sorted(chains, key=len), counts.get(name, 0)
 
 
 def info(name_or_spec: str, *, session: Session, project: Project | None) -> dict[str, Any]:
     """Everything the registry (and the project, if any) knows of a package."""
     name, rng = parse_spec(name_or_spec)
     location = session.registry_location(project)
-    lock = Lock.read(project.lock_path) if project is not None else None
+    lock = read_lock(project.lock_path) if project is not None else None
     if lock is not None and name in lock.packages and session.registry is None:
         location = lock.packages[name].registry
     registry = session.open(location)
@@ -187,8 +241,16 @@ def search(text: str, *, session: Session, project: Project | None, task: str | 
     registry = session.open(session.registry_location(project))
     needle = text.lower()
     hits = []
-    for name in registry.names():
-        records = registry.records(name)
+    for name in registry.names(strict=True):  # an unreachable registry is an error here
+        try:
+            records = registry.records(name)
+        except (PackageNotFound, DamagedIndex) as exc:  # one bad package hides no other
+            import sys
+
+            why = (f"the registry {registry.display} lists '{name}' but has no index file "
+                   "for it" if isinstance(exc, PackageNotFound) else str(exc).rstrip("."))
+            print(f"warning: {why}; search skipped it.", file=sys.stderr)
+            continue
         newest = latest_version(records)
         rec = next((r for r in records if r.version == newest), records[-1])
         haystack = " ".join(str(x) for x in (name, rec.get("description", ""), rec.get("task", ""),

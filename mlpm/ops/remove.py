@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mlpm.errors import HasDependents, NotInstalled
+from mlpm.lockcheck import read_lock
 from mlpm.ops import Change, Session, diff_locks
 from mlpm.project import Lock, Project
 from mlpm.registry.records import check_name
@@ -15,6 +16,7 @@ class RemoveResult:
         self.changes: list[Change] = []
         self.freed_files = 0
         self.freed_bytes = 0
+        self.dry_run = False  # True: nothing was written; freed_* is what would be freed
 
 
 def reachable(lock: Lock, roots: list[str]) -> set[str]:
@@ -30,14 +32,40 @@ def reachable(lock: Lock, roots: list[str]) -> set[str]:
     return seen
 
 
-def remove(project: Project, names: list[str], *, session: Session) -> RemoveResult:
-    """``mlpm remove NAME...``: refused while a package that stays depends on NAME."""
+def remove(project: Project, names: list[str], *, session: Session,
+           dry_run: bool = False) -> RemoveResult:
+    """``mlpm remove NAME...``: refused while a package that stays depends on NAME.
+
+    ``dry_run``: report what would be removed and freed, writing and deleting nothing.
+    """
     with project.locked():
-        return _remove(project, names, session=session)
+        return _remove(project, names, session=session, dry_run=dry_run)
 
 
-def _remove(project: Project, names: list[str], *, session: Session) -> RemoveResult:
-    lock = Lock.read(project.lock_path)
+def _would_free(session: Session, project: Project, dropped: set[str],
+                kept: set[str]) -> tuple[int, int]:
+    """(files, bytes) that freeing ``dropped`` would delete: what neither this project's
+    new lock nor any other project still uses (mirrors Store.free_unreferenced)."""
+    store = session.store
+    used = set(store.referenced(exclude_project=project.root)) | kept
+    files = size = 0
+    for sha in dropped - used:
+        if sha.startswith("convert-"):
+            folder = store.converted_entry(sha[8:])  # a key from the lock: checked to stay inside
+        elif store.has_blob(sha):
+            files += 1
+            size += store.blob_path(sha).stat().st_size
+            folder = store.root / "entries" / "unpacked" / sha
+        else:
+            continue
+        if folder.is_dir():
+            size += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    return files, size
+
+
+def _remove(project: Project, names: list[str], *, session: Session,
+            dry_run: bool = False) -> RemoveResult:
+    lock = read_lock(project.lock_path)
     for name in names:
         check_name(name)
         if name not in project.dependencies:
@@ -65,10 +93,17 @@ def _remove(project: Project, names: list[str], *, session: Session) -> RemoveRe
     for name in names:
         del project.dependencies[name]
     result = RemoveResult()
+    result.dry_run = dry_run
     if lock is None:
-        project.save()
+        if not dry_run:
+            project.save()
         return result
     new = Lock(lock.manifest_hash, {n: p for n, p in lock.packages.items() if n in keep})
+    if dry_run:
+        result.changes = diff_locks(lock, new)
+        result.freed_files, result.freed_bytes = _would_free(
+            session, project, lock.references() - new.references(), new.references())
+        return result
     if fresh:
         new.manifest_hash = project.manifest_hash()
     dropped = lock.references() - new.references()

@@ -2,7 +2,9 @@
 
 ONNX Runtime when an ONNX form exists (published, or converted and recorded in
 mlpm.lock): it starts fast and needs no framework. Otherwise the package's own
-framework: a torch module with its declared signature, or a SavedModel signature.
+framework: a torch module with its declared signature, or a SavedModel signature. Those
+formats run their publisher's code, so ``mlpm.load`` checks the source is trusted and
+scans them first (mlpm.codescan), as everywhere else.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ def runner_for(project: Project, name: str, *, trust: bool = False):
     if "savedmodel" in formats:
         sig = next((s for s in signatures if s["name"] == "serving_default"),
                    signatures[0] if signatures else None)
-        fn = load(name, project_dir=project.root, signature=sig["name"] if sig else None)
+        fn = load(name, project_dir=project.root, signature=sig["name"] if sig else None,
+                  trust=trust)
         return serve.SavedModelRunner(name, pkg.version, fn, sig)
     raise UsageError(f"{name}@{pkg.version} has no format mlpm can serve "
                      f"({', '.join(sorted(formats))}).")

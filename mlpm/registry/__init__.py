@@ -13,18 +13,30 @@ from __future__ import annotations
 
 import abc
 import os
+import sys
 from pathlib import Path
 
-from mlpm.errors import PackageNotFound, RegistryError
-from mlpm.registry.records import Artifact, Record, check_name, index_path, parse_index_file
+from mlpm.errors import DamagedIndex, InvalidName, PackageNotFound, RegistryError
+from mlpm.registry.records import (
+    MAX_INDEX_FILE_BYTES,
+    Artifact,
+    Record,
+    check_name,
+    index_path,
+    parse_index_file,
+)
 
 BUNDLED = "bundled"
 CONFIG = {"mlpm-registry": 1}
 
 
 def bundled_path() -> Path:
-    """The registry-index/ folder shipped beside the mlpm package."""
-    return Path(__file__).resolve().parents[2] / "registry-index"
+    """The bundled registry: ``mlpm/_bundled_registry/`` in an installed wheel (the build
+    copies the repository's top-level registry-index/ there, see pyproject.toml), else
+    registry-index/ beside the mlpm package (a source checkout, an editable install)."""
+    package = Path(__file__).resolve().parents[1]
+    inside = package / "_bundled_registry"
+    return inside if inside.is_dir() else package.parent / "registry-index"
 
 
 def canonical(location: str | os.PathLike, base: Path | None = None) -> str:
@@ -33,6 +45,14 @@ def canonical(location: str | os.PathLike, base: Path | None = None) -> str:
     if text == BUNDLED:
         return BUNDLED
     if text.startswith(("http://", "https://")):
+        from mlpm.urls import check_http_url
+
+        try:  # by its parts: a dot segment or user info would name another place
+            check_http_url(text)
+        except ValueError as exc:
+            raise RegistryError(f"{exc}, so it cannot name a registry; give the registry's "
+                                "plain URL, e.g. https://models.example.com/registry/.") \
+                from None
         return text.rstrip("/") + "/"
     if text.startswith("file://"):
         from mlpm.fetch import local_path
@@ -68,13 +88,19 @@ class Registry(abc.ABC):
         """Every published version of ``name`` (yanked ones included), oldest first."""
         check_name(name)
         if name not in self._records:
-            text = self._read_index(name)
+            try:
+                text = self._read_index(name)
+            except UnicodeDecodeError as exc:
+                raise DamagedIndex(
+                    f"the index file for '{name}' in the registry {self.display} is not UTF-8 "
+                    f"text at line {_line_of(exc)} ({exc.reason}); ask the registry's owner to "
+                    "repair it.") from None
             if text is None:
                 raise self._not_found(name)
             try:
-                self._records[name] = parse_index_file(name, text)
+                self._records[name] = parse_index_file(name, text, self.display)
             except ValueError as exc:
-                raise RegistryError(f"{exc}") from None
+                raise DamagedIndex(f"{exc}") from None
         return self._records[name]
 
     def record(self, name: str, version: str) -> Record:
@@ -93,11 +119,32 @@ class Registry(abc.ABC):
             return False
         return True
 
-    def names(self) -> list[str]:
+    def names(self, strict: bool = False) -> list[str]:
+        """Every valid package name the registry lists; an unreachable registry is an error
+        only when ``strict`` (search needs the list; a did-you-mean hint does without it).
+        A line that is not a valid name is skipped, with a warning on stderr when strict."""
         try:
-            return self._read_names()
+            listed = self._read_names()
+        except UnicodeDecodeError as exc:
+            if not strict:
+                return []
+            raise DamagedIndex(f"the names file of the registry {self.display} is not UTF-8 text "
+                               f"at line {_line_of(exc)} ({exc.reason}); ask the registry's "
+                               "owner to repair it.") from None
         except (RegistryError, OSError):
+            if strict:
+                raise
             return []
+        good = [n for n in listed if _valid_name(n)]
+        if strict and len(good) < len(listed):  # one bad line must not hide the others
+            bad = [n for n in listed if not _valid_name(n)]
+            shown = bad[0] if bad[0].isprintable() else repr(bad[0])
+            what = (f"'{shown}', which is not a valid package name" if len(bad) == 1 else
+                    f"'{shown}' and {len(bad) - 1} more lines that are not valid package names")
+            print(f"warning: the names file of the registry {self.display} lists {what}; "
+                  "search skipped them (ask the registry's owner to repair the file).",
+                  file=sys.stderr)
+        return good
 
     def _not_found(self, name: str) -> PackageNotFound:
         import difflib
@@ -112,6 +159,19 @@ class Registry(abc.ABC):
         return "bundled with mlpm" if self.location == BUNDLED else self.location
 
 
+def _line_of(exc: UnicodeDecodeError) -> int:
+    """The line of the undecodable byte, for a message the registry's owner can act on."""
+    return bytes(exc.object).count(b"\n", 0, exc.start) + 1
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        check_name(name)
+    except InvalidName:
+        return False
+    return True
+
+
 class LocalRegistry(Registry):
     """A registry in a directory: read directly, and the only kind one can publish into."""
 
@@ -121,13 +181,21 @@ class LocalRegistry(Registry):
 
     def _read_index(self, name: str) -> str | None:
         try:
-            return (self.path / "index" / index_path(name)).read_text()
+            with open(self.path / "index" / index_path(name), "rb") as fh:
+                if os.fstat(fh.fileno()).st_size > MAX_INDEX_FILE_BYTES:  # never read it all
+                    raise DamagedIndex(
+                        f"the index file for '{name}' in the registry {self.display} is larger "
+                        f"than {MAX_INDEX_FILE_BYTES >> 20} MiB; ask the registry's owner to "
+                        "repair it.")
+                return fh.read().decode("utf-8")
         except FileNotFoundError:
             return None
 
     def _read_names(self) -> list[str]:
         names = self.path / "names"
-        return names.read_text().split() if names.is_file() else []
+        # A line of bad bytes becomes a name check_name refuses, not a failed read.
+        raw = names.read_bytes() if names.is_file() else b""
+        return raw.decode("utf-8", "surrogateescape").split()
 
     def artifact_url(self, artifact: Artifact) -> str:
         if artifact.url.startswith(("http://", "https://")):
@@ -147,19 +215,35 @@ class HttpRegistry(Registry):
         from mlpm.fetch import get_index_file
 
         cache = self.store.index_cache(self.location) / rel
-        return get_index_file(self.location + rel, cache, offline=self.offline)
+        text = get_index_file(self.location + rel, cache, offline=self.offline)
+        if text is not None and _looks_like_html(text):
+            raise RegistryError(f"{self.location} is not an mlpm registry: it answered with an "
+                                f"HTML page for {rel}; check the registry URL (the folder that "
+                                "holds config.json and index/).")
+        return text
 
     def _read_index(self, name: str) -> str | None:
         return self._get("index/" + index_path(name))
 
     def _read_names(self) -> list[str]:
         text = self._get("names")
+        if text is None and self._get("config.json") is None:
+            raise RegistryError(f"{self.location} is not an mlpm registry: it has no "
+                                "config.json; check the registry URL (the folder that holds "
+                                "config.json and index/).")
         return text.split() if text else []
 
     def artifact_url(self, artifact: Artifact) -> str:
         if artifact.url.startswith(("http://", "https://")):
             return artifact.url
         return self.location + artifact.url
+
+
+def _looks_like_html(text: str) -> bool:
+    """Index files are JSON lines and `names` is names: a page starting with a tag is a web
+    server's answer (a login page, an SPA fallback, a directory listing)."""
+    head = text[:512].lstrip("\ufeff \t\r\n").lower()
+    return head.startswith("<")
 
 
 def open_registry(location: str, store=None, offline: bool = False) -> Registry:

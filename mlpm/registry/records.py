@@ -52,7 +52,7 @@ def check_name(name: str) -> str:
 
 def check_sha256(digest: str, what: str = "artifact") -> str:
     if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
-        raise ValueError(f"the {what}'s sha256 '{digest}' is not 64 lower-case hex digits.")
+        raise ValueError(f"the {what}'s sha256 '{digest}' is not 64 lower-case hex digits")
     return digest
 
 
@@ -164,14 +164,15 @@ class Artifact:
     def from_json(cls, data: dict[str, Any]) -> Artifact:
         sha = str(data.get("sha256") or "")
         prefix = data.get("sha256-prefix")
-        if not sha and not prefix and not str(data.get("url", "")).startswith("http"):
+        url = _check_url(data["url"])
+        if not sha and not prefix and not _is_http(url):
             raise ValueError("an artifact in the registry needs its sha256")
         if prefix is not None and not _PREFIX.fullmatch(str(prefix)):
             raise ValueError(f"the artifact's sha256-prefix '{prefix}' is not hex digits")
-        return cls(format=str(data["format"]), path=_check_relative(str(data["path"]), "path"),
+        return cls(format=str(data["format"]), path=_check_relative(data["path"], "path"),
                    sha256=check_sha256(sha) if sha else "",
                    size=_check_size(data.get("size")),
-                   url=_check_url(str(data["url"])), role=data.get("role"),
+                   url=url, role=data.get("role"),
                    upstream=data.get("upstream"),
                    sha256_prefix=str(prefix) if prefix is not None else None)
 
@@ -185,18 +186,34 @@ def _check_size(size: Any) -> int | None:
     return size
 
 
-def _check_relative(text: str, what: str) -> str:
-    """A path inside the registry or package: no '..', no absolute path, no NUL."""
-    parts = text.replace("\\", "/").split("/")
-    if not text or text.startswith("/") or "\x00" in text or ".." in parts or ":" in parts[0]:
-        raise ValueError(f"the artifact {what} '{text}' escapes its folder")
+def _check_relative(text: Any, what: str) -> str:
+    """A path inside the registry or package: relative, no '.' or '..' part, no backslash,
+    NUL or other control character, no drive letter."""
+    if not isinstance(text, str):
+        raise ValueError(f"the artifact {what} {text!r} is not a string")
+    parts = text.split("/")
+    if not text or text.startswith("/") or "\\" in text or ":" in parts[0] or \
+            any(p in (".", "..") for p in parts) or not text.isprintable():
+        shown = text if text.isprintable() else repr(text)
+        raise ValueError(f"the artifact {what} '{shown}' is not a plain relative path: it "
+                         "could escape its folder")
     return text
 
 
-def _check_url(url: str) -> str:
-    if url.startswith(("http://", "https://")):
-        return url
-    return _check_relative(url, "url")
+def _is_http(url: str) -> bool:
+    return url.startswith(("http://", "https://"))
+
+
+def _check_url(url: Any) -> str:
+    """An absolute http(s) URL or a path inside the registry, checked by its parts (dot
+    segments, encoded or not, encoded slashes, user info are refused: mlpm/urls.py)."""
+    from mlpm.urls import check_http_url, check_relative_url
+
+    if not isinstance(url, str):
+        raise ValueError(f"the artifact url {url!r} is not a string")
+    if "://" in url or url.lower().startswith(("http:", "https:")):
+        return check_http_url(url)
+    return check_relative_url(url)
 
 
 # Fields every record has, in the order they are written; anything else is kept in `extra`.
@@ -257,6 +274,9 @@ class Record:
         name = check_name(data["name"])
         version = str(semver.parse_version(data["version"]))
         deps = {check_name(k): str(v) for k, v in (data.get("dependencies") or {}).items()}
+        for key in _TABLES:
+            if data.get(key) is not None and not isinstance(data[key], dict):
+                raise ValueError(f"its '{key}' is {_json_type(data[key])}, not an object")
         return cls(
             name=name,
             version=version,
@@ -268,23 +288,81 @@ class Record:
         )
 
 
-def parse_index_file(name: str, text: str) -> list[Record]:
-    """Parse a package's index file; a malformed line is an error naming the package."""
-    records = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+# Metadata fields that must be JSON objects when present (their readers index into them).
+_TABLES = ("interface", "upstream", "metrics")
+# Bounds on one record: the bundled registry's largest line is 5 kB and 8 levels deep.
+MAX_RECORD_CHARS = 1 << 20
+MAX_RECORD_DEPTH = 32
+MAX_INDEX_FILE_BYTES = 64 << 20  # as an HTTP registry's index files are bounded in fetch
+
+
+def _json_type(value: Any) -> str:
+    kinds = {str: "a string", bool: "a boolean", int: "a number", float: "a number",
+             list: "a list", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests objects and lists more than ``limit`` levels (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict)
+                                                  else item))
+    return False
+
+
+def _parse_line(line: str) -> Record:
+    if len(line) > MAX_RECORD_CHARS:
+        raise ValueError(f"the line is longer than {MAX_RECORD_CHARS} characters")
+    try:
+        data = json.loads(line)
+    except RecursionError:  # the C decoder's answer to "[[[[...": thousands of levels
+        raise ValueError(f"it nests more than {MAX_RECORD_DEPTH} levels deep") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"it is {_json_type(data)}, not a JSON object")
+    # Counting brackets is cheap; only a line with many of them is walked.
+    if line.count("[") + line.count("{") > MAX_RECORD_DEPTH and \
+            _too_deep(data, MAX_RECORD_DEPTH):
+        raise ValueError(f"it nests more than {MAX_RECORD_DEPTH} levels deep")
+    return Record.from_json(data)
+
+
+def parse_index_file(name: str, text: str, registry: str | None = None) -> list[Record]:
+    """Parse a package's index file; anything malformed is an error naming the package
+    and ``registry``: a bad line, a record of another package, a version that appears
+    twice (readers would silently disagree on which one counts) or no record at all.
+
+        >>> parse_index_file("pkg", '{"name": "pkg", "version": "1.0.0"}')
+        [Record(pkg@1.0.0)]
+    """
+    where = f"the index file for '{name}'" + (f" in the registry {registry}" if registry else "")
+    fix = "ask the registry's owner to repair it."
+    if len(text) > MAX_INDEX_FILE_BYTES:
+        raise ValueError(f"{where} is larger than {MAX_INDEX_FILE_BYTES >> 20} MiB; {fix}")
+    records: list[Record] = []
+    seen: dict[str, int] = {}
+    # split("\n"), not splitlines(): JSON strings may hold U+2028 and other line breaks.
+    for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
-            record = Record.from_json(json.loads(line))
+            record = _parse_line(line)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(
-                f"the registry's index file for '{name}' is corrupt at line {lineno} ({exc}); "
-                "ask the registry's owner to repair it."
-            ) from None
+            detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ValueError(f"{where} is corrupt at line {lineno} ({detail}); {fix}") from None
         if record.name != name:
-            raise ValueError(
-                f"the registry's index file for '{name}' holds a record for '{record.name}'; "
-                "ask the registry's owner to repair it."
-            )
+            raise ValueError(f"{where} holds a record for '{record.name}' at line {lineno}; "
+                             f"{fix}")
+        if record.version in seen:
+            raise ValueError(f"{where} is damaged: version {record.version} appears twice (lines "
+                             f"{seen[record.version]} and {lineno}), so which one counts is "
+                             f"unclear; {fix}")
+        seen[record.version] = lineno
         records.append(record)
+    if not records:
+        raise ValueError(f"{where} is empty: it lists no version; {fix}")
     return records

@@ -2,27 +2,33 @@
 
 A registry is static files, so any HTTP server, CDN or object store can serve it;
 this one is the zero-setup option. It answers GET and HEAD, revalidates with
-ETag / If-None-Match (304) and resumes with Range (206).
+ETag / If-None-Match (304) and resumes with Range (206). Connections are bounded as
+mlpm.httpd describes: at most 128 open, each dropped after 30 s without a whole request
+head (docs/security.md#limits).
 """
 
 from __future__ import annotations
 
-import os
 import posixpath
 import sys
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-CHUNK = 1 << 20
+from mlpm.httpd import IDLE_TIMEOUT, MAX_CONNECTIONS, LimitedHandler, LimitedServer
 
 
-class RegistryRequestHandler(BaseHTTPRequestHandler):
+class RegistryRequestHandler(LimitedHandler):
     """Serve files below ``server.root``; nothing outside it, no directory listings."""
 
     server_version = "mlpm-registry/1"
     protocol_version = "HTTP/1.1"
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        self.head_done()
+        return ok
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
         if getattr(self.server, "verbose", False):
@@ -91,33 +97,15 @@ class RegistryRequestHandler(BaseHTTPRequestHandler):
         if status == HTTPStatus.PARTIAL_CONTENT:
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
         self.end_headers()
-        if head:
+        if head or not length:  # sendfile refuses a count of 0 (an empty file)
             return
         with open(path, "rb") as fh:
             try:
-                _send_file(self.connection, fh, start, length)
-            except (BrokenPipeError, ConnectionResetError):
-                return
-
-
-def _send_file(sock, fh, start: int, length: int) -> None:
-    """Send ``length`` bytes of ``fh`` from ``start``: zero-copy sendfile where it exists."""
-    if hasattr(os, "sendfile"):
-        sent = 0
-        while sent < length:
-            n = os.sendfile(sock.fileno(), fh.fileno(), start + sent, min(length - sent, 1 << 30))
-            if n == 0:
-                break
-            sent += n
-        return
-    fh.seek(start)
-    remaining = length
-    while remaining:
-        chunk = fh.read(min(CHUNK, remaining))
-        if not chunk:
-            break
-        sock.sendall(chunk)
-        remaining -= len(chunk)
+                # zero-copy os.sendfile where it exists; each wait bounded by the idle timeout
+                self.wfile.flush()
+                self.connection.sendfile(fh, start, length)
+            except OSError:  # the client went away or stopped reading
+                self.close_connection = True
 
 
 def _parse_range(header: str | None, size: int):
@@ -138,16 +126,15 @@ def _parse_range(header: str | None, size: int):
     return start, end
 
 
-class RegistryServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class RegistryServer(LimitedServer):
     def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0,
                  handler: type[BaseHTTPRequestHandler] = RegistryRequestHandler,
-                 verbose: bool = False):
+                 verbose: bool = False, *, idle_timeout: float = IDLE_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS):
         self.root = Path(root).resolve()
         self.verbose = verbose
-        super().__init__((host, port), handler)
+        super().__init__((host, port), handler, idle_timeout=idle_timeout,
+                         max_connections=max_connections)
 
     @property
     def url(self) -> str:

@@ -1,0 +1,355 @@
+"""Is mlpm.lock a complete, consistent resolution of the manifest? The lock is checked,
+not trusted: a bad merge or a hand edit must not pass for a lock mlpm wrote.
+
+``check_lock`` answers from the two parsed files alone, in this order (the first
+answer is the one a failing ``mlpm install --frozen`` names):
+
+1. every manifest dependency has an entry, at a version inside the manifest's range;
+2. every entry is complete: a SemVer version, at least one file, each with a sha256
+   and a size, and no file whose url or ``sha256-prefix`` names another sha256;
+3. no package has two entries;
+4. every dependency an entry lists has an entry, at the version it lists;
+5. every entry is needed: reachable from a manifest dependency.
+
+It is pure Python over the parsed files (the no-op ``mlpm install`` runs it on every
+call), so the common ranges are decided here without compiling node-semver's grammar.
+``compare_record`` is the other half: a locked entry against the registry's record of
+the same version, run when the registry is read anyway (docs/reference/lockfile.md,
+"Consistency").
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from mlpm.project import Lock, LockedPackage, Project
+    from mlpm.registry.records import Record
+
+# What each kind of inconsistency means for a repair (``mlpm install`` without --frozen).
+MISSING = "missing"      # no entry for a package that is needed: resolve it
+RANGE = "range"          # the locked version is outside a range: resolve it again
+RECORD = "record"        # the entry itself is wrong: rebuild it from the registry's record
+DUPLICATE = "duplicate"  # two entries for one package: keep one
+EDGE = "edge"            # a dependency listed at another version than the one locked
+ORPHAN = "orphan"        # an entry nothing needs: drop it
+UNKNOWN = "unknown"      # the registry has no such version: resolve it again
+REGISTRY = "registry"    # the lock and the registry disagree about bytes: not repaired
+
+
+class Inconsistency:
+    """One way mlpm.lock is not a consistent resolution of the manifest.
+
+    ``problem`` completes "mlpm.lock needs to be updated: ..."; ``reason`` is the
+    parenthesis of the repair note ("added digits 1.2.1 (it was missing)"); ``name`` is
+    the package whose entry a repair resolves again.
+    """
+
+    __slots__ = ("kind", "name", "problem", "reason")
+
+    def __init__(self, kind: str, name: str, problem: str, reason: str):
+        self.kind = kind
+        self.name = name
+        self.problem = problem
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"Inconsistency({self.kind!r}, {self.name!r}, {self.problem!r})"
+
+    def __str__(self) -> str:
+        return self.problem
+
+
+def check_lock(project: Project | None, lock: Lock, *,
+               against_manifest: bool = True) -> list[Inconsistency]:
+    """Every way ``lock`` is not a complete, consistent resolution of ``project``'s
+    manifest, most telling first; [] for a lock mlpm wrote.
+
+    ``against_manifest=False`` checks the lock alone (steps 2-4): for a lock whose
+    manifest-hash says the manifest changed since, the manifest cannot be held against it.
+    """
+    found: list[Inconsistency] = []
+    manifest = project.manifest_path.name if project is not None else "the manifest"
+    roots = list(project.dependencies.items()) if project is not None else []
+    if against_manifest:
+        for name, rng in roots:
+            pkg = lock.packages.get(name)
+            if pkg is None:
+                found.append(Inconsistency(
+                    MISSING, name, f"it has no entry for {name}, which {manifest} asks for",
+                    "it was missing"))
+            elif _is_version(pkg.version) and not satisfies(pkg.version, rng):
+                found.append(Inconsistency(
+                    RANGE, name, f"it pins {name} {pkg.version}, outside the range {rng} that "
+                    f"{manifest} asks for", f"{pkg.version} is outside {manifest}'s range {rng}"))
+    for pkg in lock.packages.values():
+        found += _record_problems(pkg)
+    for name, versions in sorted(getattr(lock, "duplicates", {}).items()):
+        found.append(Inconsistency(
+            DUPLICATE, name, f"it has {len(versions)} entries for {name} "
+            f"({', '.join(versions)})", "it had more than one entry"))
+    for pkg in lock.packages.values():
+        for dep, version in sorted(pkg.dependencies.items()):
+            target = lock.packages.get(dep)
+            if target is None:
+                found.append(Inconsistency(
+                    MISSING, dep, f"{pkg.name} {pkg.version} depends on {dep}, which it has no "
+                    "entry for", "it was missing"))
+            elif target.version != version:
+                found.append(Inconsistency(
+                    EDGE, pkg.name, f"{pkg.name} {pkg.version} depends on {dep} {version}, but "
+                    f"it pins {dep} {target.version}",
+                    f"its entry said it uses {dep} {version}, not the locked {target.version}"))
+    if against_manifest:
+        needed = _reachable(lock, [name for name, _ in roots])
+        for name in sorted(set(lock.packages) - needed):
+            found.append(Inconsistency(
+                ORPHAN, name, f"it has an entry for {name} {lock.packages[name].version}, which "
+                f"nothing in {manifest} needs", f"nothing in {manifest} needs it"))
+    return found
+
+
+def _record_problems(pkg: LockedPackage) -> list[Inconsistency]:
+    label = f"{pkg.name} {pkg.version}"
+
+    def bad(what: str) -> Inconsistency:
+        return Inconsistency(RECORD, pkg.name, f"its entry for {label} {what}",
+                             f"its entry {what}")
+
+    if not _is_version(pkg.version):
+        return [Inconsistency(RECORD, pkg.name, f"its entry for {pkg.name} has the version "
+                              f"'{pkg.version}', which is not a SemVer version",
+                              f"its version '{pkg.version}' is not a SemVer version")]
+    if not pkg.artifacts:
+        return [bad("lists no files")]
+    for art in pkg.artifacts:
+        if not art.sha256:
+            return [bad(f"gives {art.path} no sha256")]
+        if art.size is None:
+            return [bad(f"gives {art.path} no size")]
+        named = _url_sha256(art.url)
+        if named is not None and named != art.sha256:
+            return [bad(f"gives {art.path} the sha256 {art.sha256[:12]}…, but its url names "
+                        f"{named[:12]}…")]
+        if art.sha256_prefix and not art.sha256.startswith(art.sha256_prefix):
+            return [bad(f"gives {art.path} the sha256 {art.sha256[:12]}…, which does not start "
+                        f"with its sha256-prefix {art.sha256_prefix}")]
+    return []
+
+
+def _url_sha256(url: str) -> str | None:
+    """The sha256 a registry's own content-addressed url names (artifacts/ab/<sha256>)."""
+    parts = url.split("/")
+    if len(parts) == 3 and parts[0] == "artifacts" and len(parts[2]) == 64 \
+            and parts[1] == parts[2][:2]:
+        return parts[2]
+    return None
+
+
+def _reachable(lock: Lock, roots: list[str]) -> set[str]:
+    seen: set[str] = set()
+    stack = [name for name in roots if name in lock.packages]
+    while stack:
+        name = stack.pop()
+        if name not in seen:
+            seen.add(name)
+            stack.extend(d for d in lock.packages[name].dependencies if d in lock.packages)
+    return seen
+
+
+def cached_size_problems(store, lock: Lock, names: set[str]) -> list[Inconsistency]:
+    """A blob cached under a locked sha256 is verified content, so a lock that gives it
+    another size is wrong. Only ``names`` (the packages with a file to fetch) are looked at:
+    a file that is in place at its locked size needs no stat beyond the one already made."""
+    import os
+
+    found = []
+    for name in sorted(names):
+        pkg = lock.packages[name]
+        for art in pkg.artifacts:
+            try:
+                size = os.stat(store.blob_path(art.sha256)).st_size
+            except (OSError, ValueError):
+                continue
+            if size != art.size and store.has_blob(art.sha256):
+                found.append(Inconsistency(
+                    RECORD, name, f"its entry for {name} {pkg.version} gives {art.path} the size "
+                    f"{art.size}, but the cached file with its sha256 has {size} bytes",
+                    f"its entry gave {art.path} the size {art.size}, not {size}"))
+                break
+    return found
+
+
+def compare_record(pkg: LockedPackage, record: Record, registry: str) -> list[Inconsistency]:
+    """A locked entry against the registry's record of the same version.
+
+    Files are compared where the record knows their digest (a public file with only a
+    ``sha256-prefix`` is compared on that prefix and its size); files the record has and
+    the lock lacks, or the reverse, and other dependencies are disagreements too. The
+    lock's dependency versions must satisfy the record's ranges (the lock keeps versions
+    only; the ranges are the record's).
+    """
+    found: list[Inconsistency] = []
+    label = f"{pkg.name}@{pkg.version}"
+    theirs = {(a.format, a.path): a for a in record.artifacts}
+    ours = {(a.format, a.path): a for a in pkg.artifacts}
+    for key, art in ours.items():
+        other = theirs.get(key)
+        if other is None:
+            found.append(_disagree(label, registry, f"mlpm.lock lists {art.path} ({art.format}), "
+                                   "which the registry's record does not have"))
+            continue
+        if other.sha256:
+            differs = other.sha256 != art.sha256 or (other.size is not None
+                                                      and other.size != art.size)
+        else:
+            differs = (bool(other.sha256_prefix)
+                       and not art.sha256.startswith(other.sha256_prefix)) \
+                or (other.size is not None and other.size != art.size)
+        if differs:
+            found.append(_disagree(
+                label, registry, f"mlpm.lock pins {art.path} at sha256 {art.sha256[:12]}… "
+                f"({_bytes(art.size)}), the registry {registry} gives "
+                f"{(other.sha256 or other.sha256_prefix or '?')[:12]}… ({_bytes(other.size)})"))
+    for key, other in theirs.items():
+        if key not in ours:
+            found.append(_disagree(label, registry, f"the registry's record has {other.path} "
+                                   f"({other.format}), which mlpm.lock does not list"))
+    if set(record.dependencies) != set(pkg.dependencies):
+        said = ", ".join(sorted(pkg.dependencies)) or "nothing"
+        says = ", ".join(f"{n}@{r}" for n, r in sorted(record.dependencies.items())) or "nothing"
+        found.append(_disagree(label, registry, f"mlpm.lock says it depends on {said}, the "
+                               f"registry {registry} says {says}"))
+    else:
+        for dep, rng in sorted(record.dependencies.items()):
+            version = pkg.dependencies[dep]
+            if _is_version(version) and not satisfies(version, rng):
+                found.append(Inconsistency(
+                    RANGE, dep, f"{pkg.name} {pkg.version} needs {dep}@{rng}, but it pins "
+                    f"{dep} {version}", f"{pkg.name} {pkg.version} needs {dep}@{rng}"))
+    return found
+
+
+def _bytes(size: int | None) -> str:
+    return "size unknown" if size is None else f"{size} bytes"
+
+
+def _disagree(label: str, registry: str, detail: str) -> Inconsistency:
+    return Inconsistency(
+        REGISTRY, label.split("@", 1)[0],
+        f"the lock and the registry disagree about {label}: {detail}; published versions "
+        "never change, so one of them was altered: if mlpm.lock was edited or merged by hand, "
+        "restore it from version control, else ask the registry's owner, and do not install "
+        "until it is explained.", "the registry disagrees")
+
+
+# -- versions and ranges -----------------------------------------------------------------
+
+_MAX_SAFE = 2**53 - 1
+
+
+def _plain(text: str) -> tuple[int, ...] | None:
+    """(major, minor, patch) of a plain "X.Y.Z" (no prerelease, build or padding)."""
+    parts = text.split(".")
+    if len(parts) > 3:
+        return None
+    out = []
+    for part in parts:
+        if not (part.isascii() and part.isdigit()) or len(part) > 16 \
+                or (len(part) > 1 and part[0] == "0"):
+            return None
+        out.append(int(part))
+    return tuple(out) if max(out) <= _MAX_SAFE else None
+
+
+def _is_version(text: str) -> bool:
+    plain = _plain(text)
+    if plain is not None:
+        return len(plain) == 3
+    from mlpm import semver
+
+    return semver.valid(text) == text
+
+
+def quick_satisfies(version: str, rng: str) -> bool | None:
+    """node-semver's answer for the ranges mlpm writes ("^1.2.3", "~1.2.3", "1.2", "1",
+    "1.2.3", "*") and a plain version; None for anything else (ask mlpm.semver).
+
+    >>> quick_satisfies("1.2.7", "1.2"), quick_satisfies("0.3.0", "^0.2.1")
+    (True, False)
+    """
+    have = _plain(version)
+    if have is None or len(have) != 3:
+        return None
+    if rng == "*":
+        return True
+    op = rng[:1] if rng[:1] in "^~" else ""
+    want = _plain(rng[len(op):])
+    if want is None:
+        return None
+    if op == "":  # "1", "1.2": that prefix; "1.2.3": exactly
+        return have[:len(want)] == want
+    if len(want) != 3:
+        return None
+    if have < want:
+        return False
+    if op == "~":
+        return have[:2] == want[:2]
+    major, minor, _ = want  # "^": up to the next change of the first non-zero part
+    if major:
+        return have[0] == major
+    if minor:
+        return have[:2] == want[:2]
+    return have == want
+
+
+def satisfies(version: str, rng: str) -> bool:
+    quick = quick_satisfies(version, rng)
+    if quick is not None:
+        return quick
+    from mlpm import semver
+
+    try:
+        return semver.satisfies(version, rng)
+    except ValueError:
+        return False
+
+
+# -- the strict read: list, tree, why, load... -------------------------------------------
+
+
+def read_lock(path: Path) -> Lock | None:
+    """The lock at ``path`` (None if there is none), refused with ``InconsistentLock`` when
+    it is not a consistent resolution of the manifest beside it: what every command but
+    install reads (install reads ``Lock.read`` as written, to repair it)."""
+    from mlpm.project import Lock
+
+    lock = Lock.read(path)
+    if lock is not None:
+        refuse_inconsistent(lock, path)
+    return lock
+
+
+def refuse_inconsistent(lock: Lock, path: Path) -> None:
+    """Raise ``InconsistentLock`` naming the first inconsistency of the lock at ``path``.
+
+    The manifest beside it is held against it only while the lock's manifest-hash says
+    it was made from that manifest: a stale lock (the manifest was edited since) is
+    checked on its own, as the commands that read it do not check freshness.
+    """
+    from mlpm.errors import InconsistentLock
+    from mlpm.project import MANIFEST, PYPROJECT, Project, _read_toml
+
+    folder = path.parent
+    project = None  # read for this check only: the commands keep their own parsed copies
+    if (folder / MANIFEST).is_file():
+        project = Project.read(folder / MANIFEST, keep_memo=False)
+    elif (folder / PYPROJECT).is_file() and "mlpm" in _read_toml(
+            folder / PYPROJECT, keep=False).get("tool", {}):
+        project = Project.read(folder / PYPROJECT, keep_memo=False)
+    fresh = project is not None and lock.manifest_hash == project.manifest_hash()
+    problems = check_lock(project, lock, against_manifest=fresh)
+    if problems:
+        raise InconsistentLock(f"{path} is not a consistent lock: {problems[0]}; run "
+                               f"`mlpm install` in {folder} to repair it.")
