@@ -50,9 +50,9 @@ def source_for(pkg: LockedPackage, target: str, session: Session, *, trust: bool
     A code-bearing source (TorchScript, exported program, SavedModel) is checked first:
     trusted source and a clean static scan (mlpm.codescan); hub code is checked when its
     entrypoint is about to run."""
+    from mlpm.artifacts import ensure, label, load_hub, unpack
     from mlpm.convert import ROUTES, ConversionError, Source
     from mlpm.convert.routes import SOURCE_KIND
-    from mlpm.loading import _ensure, _label, _load_hub, _unpack
 
     available = list(dict.fromkeys(a.format for a in pkg.artifacts))
     candidates = [f for f in _SOURCES if f in available
@@ -61,11 +61,11 @@ def source_for(pkg: LockedPackage, target: str, session: Session, *, trust: bool
         from mlpm.convert import check_route
 
         if target == "tfjs":
-            check_route("savedmodel", target, _label(pkg))  # says what the converter lacks
+            check_route("savedmodel", target, label(pkg))  # says what the converter lacks
         routes = "; ".join(
             f"{fmt} -> {', '.join(ROUTES.get(SOURCE_KIND.get(fmt, ''), ())) or 'nothing'}"
             for fmt in available)
-        raise ConversionError(f"{_label(pkg)} cannot be converted to {target}: it publishes "
+        raise ConversionError(f"{label(pkg)} cannot be converted to {target}: it publishes "
                               f"{', '.join(available)}, and the routes from those are "
                               f"{routes}; use one of those formats, or ask the publisher "
                               f"for a {target} artifact.")
@@ -73,23 +73,23 @@ def source_for(pkg: LockedPackage, target: str, session: Session, *, trust: bool
     signatures = pkg.interface.get("signatures")
     if fmt == "torch-hub":
         parts = [a for a in pkg.artifacts if a.format == "torch-hub"]
-        _ensure(pkg, parts)
+        ensure(pkg, parts)
         entry = entrypoint or pkg.interface.get("default-entrypoint") or \
             pkg.upstream.get("entrypoint")
         ident = json.dumps({"artifacts": sorted(a.sha256 for a in parts), "entrypoint": entry,
                             "kwargs": kwargs or {}}, sort_keys=True)
         digest = "sha256:" + hashlib.sha256(ident.encode()).hexdigest()
         sigs = [s for s in signatures or [] if s.get("name") in ("forward", "main")] or signatures
-        return Source("torch", digest, label=_label(pkg), signatures=sigs,
-                      load_module=lambda: _load_hub(pkg, entry, trust, dict(kwargs or {})))
+        return Source("torch", digest, label=label(pkg), signatures=sigs,
+                      load_module=lambda: load_hub(pkg, entry, trust, dict(kwargs or {})))
     artifact = next(a for a in pkg.artifacts if a.format == fmt)
-    (file,) = _ensure(pkg, [artifact])
-    path = _unpack(artifact.sha256, "saved_model.pb") if fmt == "savedmodel" else file
+    (file,) = ensure(pkg, [artifact])
+    path = unpack(artifact.sha256, "saved_model.pb") if fmt == "savedmodel" else file
     from mlpm.codescan import check
 
     check(pkg, fmt, path, trust=trust, project=project)
     return Source(SOURCE_KIND[fmt], "sha256:" + artifact.sha256, path=path,
-                  signatures=signatures if fmt != "savedmodel" else None, label=_label(pkg))
+                  signatures=signatures if fmt != "savedmodel" else None, label=label(pkg))
 
 
 def ensure_converted(pkg: LockedPackage, target: str, session: Session, *,
@@ -118,7 +118,7 @@ def convert_locked(project: Project, name: str, target: str, *, session: Session
                    tolerance: float | None = None, input_shapes: dict | None = None,
                    signature: str | None = None, trust: bool = False, progress=None) -> dict:
     """``mlpm convert NAME --to FORMAT``: published as is, or converted and recorded."""
-    from mlpm.loading import locked_package
+    from mlpm.artifacts import locked_package
 
     with project.locked():
         _, pkg = locked_package(name, project.root)

@@ -24,6 +24,7 @@ from mlpm.ops import (
 )
 from mlpm.project import Lock, Project
 from mlpm.registry.records import parse_spec
+from mlpm.registry.versions import latest_version
 
 
 class InstallResult:
@@ -299,16 +300,6 @@ def _install(project: Project, specs: list[str] | None, *, session: Session, fro
 
 def _pins(lock: Lock | None) -> dict[str, str]:
     return {n: p.version for n, p in lock.packages.items()} if lock else {}
-
-
-def latest_version(records) -> str | None:
-    """The newest non-yanked release (prereleases only if nothing else exists)."""
-    from mlpm import semver
-
-    versions = [r.version for r in records if not r.yanked]
-    stable = [v for v in versions if not semver.parse_version(v).is_prerelease]
-    pool = stable or versions
-    return max(pool, key=semver.parse_version) if pool else None
 
 
 def upgrade(project: Project, names: list[str] | None = None, *, session: Session,

@@ -8,9 +8,9 @@ from mlpm import semver
 from mlpm.errors import DamagedIndex, NoMatchingVersion, NotInstalled, PackageNotFound, StaleLock
 from mlpm.lockcheck import read_lock
 from mlpm.ops import Session
-from mlpm.ops.install import latest_version
 from mlpm.project import Lock, Project
 from mlpm.registry.records import check_name, parse_spec
+from mlpm.registry.versions import latest_version
 from mlpm.resolve import PROJECT
 
 

@@ -15,12 +15,13 @@ from mlpm.project import Project
 
 def runner_for(project: Project, name: str, *, trust: bool = False):
     from mlpm import serve
-    from mlpm.loading import _converted, _ensure, load, locked_package
+    from mlpm.artifacts import ensure, locked_package
+    from mlpm.loading import _converted, load
 
     _, pkg = locked_package(name, project.root)
     onnx = next((a for a in pkg.artifacts if a.format == "onnx"), None)
     if onnx is not None:
-        (file,) = _ensure(pkg, [onnx])
+        (file,) = ensure(pkg, [onnx])
         return serve.OnnxRunner(name, pkg.version, file)
     if any(c.get("format") == "onnx" and not c.get("signature") for c in pkg.conversions):
         return serve.OnnxRunner(name, pkg.version, _converted(pkg, "onnx", None, trust))
