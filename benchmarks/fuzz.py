@@ -250,7 +250,7 @@ def _toml_file(scratch: Path, filename: str, doc, wrap: bool = False) -> Path:
 
 
 def check_manifest(case, scratch: Path) -> None:
-    from mlpm.audit import allow_pickle_list
+    from mlpm.ops.audit import allow_pickle_list
     from mlpm.project import Project
 
     if isinstance(case, str):

@@ -25,9 +25,12 @@ import stat
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from mlpm.errors import MlpmError
+
+if TYPE_CHECKING:
+    from io import BufferedIOBase
 
 CHUNK = 1 << 20
 # A member or archive is judged a decompression bomb only past this many bytes: tiny
@@ -221,7 +224,7 @@ def _extract_tar(ex: _Extraction, kind: str) -> None:
 
     data_filter = getattr(tarfile, "data_filter", None)  # Python 3.11.4+
     with open(ex.archive, "rb") as raw:
-        stream: IO[bytes] = raw
+        stream: IO[bytes] | BufferedIOBase = raw
         if kind == "gz":
             stream = gzip.GzipFile(fileobj=raw, mode="rb")
         elif kind == "bz2":
@@ -233,7 +236,8 @@ def _extract_tar(ex: _Extraction, kind: str) -> None:
         try:
             # Stream mode: tarfile only ever calls meter.read(), so every byte it
             # decompresses (headers too) is counted before it can pile up in memory.
-            with tarfile.open(fileobj=meter, mode="r|") as tf:
+            # (the stubs ask a fileobj for seek/write/close, which stream mode never calls)
+            with tarfile.open(fileobj=meter, mode="r|") as tf:  # type: ignore[call-overload]
                 for member in tf:
                     ex.current = member.name
                     ex.count_member(member.name)
@@ -324,7 +328,8 @@ class _Meter:
     """A read-only stream over decompressed tar data that counts every byte it yields
     and refuses the archive as soon as the count passes the size or ratio limit."""
 
-    def __init__(self, stream: IO[bytes], ex: _Extraction, packed: int | None):
+    def __init__(self, stream: IO[bytes] | BufferedIOBase, ex: _Extraction,
+                 packed: int | None):
         self.stream, self.ex, self.count = stream, ex, 0
         self.total_cap = ex.max_total_bytes + HEADER_ALLOWANCE * (ex.max_members + 1)
         self.ratio_cap = max(RATIO_FLOOR, ex.max_ratio * packed) if packed else None

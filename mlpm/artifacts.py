@@ -1,8 +1,8 @@
 """A locked package's verified files: which format and artifact to use, the store files
 (fetched and verified if missing), unpacked folders, and a hub package's module.
 
-Below mlpm/ops and mlpm/loading: install, convert and serve get a package's files here,
-and ``mlpm.load`` (mlpm/loading.py) turns them into a loaded model.
+Below mlpm/ops and mlpm/loading (docs/architecture.md): install, convert and serve get a
+package's files here, and ``mlpm.load`` (mlpm/loading.py) turns them into a loaded model.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def choose_artifact(pkg: LockedPackage, fmt: str | None):
 
 def ensure(pkg: LockedPackage, artifacts: list) -> list[Path]:
     """The verified store files of ``artifacts`` (fetched if missing)."""
-    from mlpm.ops import Session, fetch_locked
+    from mlpm.session import Session, fetch_locked
 
     session = Session.from_env()
     missing = [a for a in artifacts if not session.store.has_blob(a.sha256, a.size)]

@@ -1,5 +1,7 @@
-"""``mlpm audit``: scan a project's installed artifacts for pickles (and other payloads) that
-can run code, and check the advisories and yanks its registry publishes for the locked versions.
+"""The scan behind ``mlpm audit``: find the pickles (and other payloads) in an artifact file
+that can run code, without loading it. The project-level audit (every locked artifact, the
+registry's advisories and yanks, the ``allow-pickle`` opt-in) is mlpm/ops/audit.py; this
+module imports nothing of mlpm but errors, so the loaders in mlpm/frameworks call it too.
 
 A pickle runs code through the callables it imports (``GLOBAL``, ``STACK_GLOBAL``,
 ``INST``) and then calls (``REDUCE``, ``OBJ``, ``NEWOBJ``, ``BUILD``). The scan walks the
@@ -34,10 +36,9 @@ Advisories live in the registry's index records (see docs/reliability.md):
 
 Example::
 
-    >>> from mlpm.audit import audit  # doctest: +SKIP
-    >>> report = audit(Project.find(), Store())  # doctest: +SKIP
-    >>> report.exit_code, [f.kind for f in report.findings]  # doctest: +SKIP
-    (1, ['unsafe-pickle'])
+    >>> scan = scan_file(Path("weights.pt"), "state-dict")  # doctest: +SKIP
+    >>> scan.ok, scan.sentence("model@1.0")  # doctest: +SKIP
+    (False, 'archive/data.pkl in model@1.0 holds a pickle that imports os.system')
 """
 
 from __future__ import annotations
@@ -54,8 +55,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from mlpm.errors import MlpmError
-from mlpm.lockcheck import read_lock
-from mlpm.project import Project
 
 REPORT_VERSION = 1
 KINDS = ("unsafe-pickle", "unsafe-expression", "native-code", "unscannable", "advisory",
@@ -167,7 +166,8 @@ def _walk(stream: BinaryIO) -> _Walk:
     recent: list[str | None] = []  # the values the last opcodes pushed, when strings
     memo: dict[int, str | None] = {}
     try:
-        for op, arg, _pos in pickletools.genops(_Capped(stream)):
+        # genops only calls read, readline and tell, all of which _Capped has
+        for op, arg, _pos in pickletools.genops(_Capped(stream)):  # type: ignore[arg-type]
             _step(walk, op.name, arg, recent, memo)
     except (ValueError, EOFError, OverflowError, MemoryError) as exc:
         walk.error = str(exc) or type(exc).__name__
@@ -457,7 +457,7 @@ def _scan_torch_load(scan: _Scan, label: str, stream: BinaryIO, *, strict: bool)
 
 
 def _is_magic(head: list[tuple[str, Any]] | None) -> bool:
-    return bool(head) and len(head) == 1 and head[0][1] == _TORCH_MAGIC
+    return head is not None and len(head) == 1 and head[0][1] == _TORCH_MAGIC
 
 
 def _scan_legacy_pickles(scan: _Scan, label: str, stream: BinaryIO, *, strict: bool) -> None:
@@ -906,97 +906,5 @@ class AuditReport:
         return "\n".join(lines)
 
 
-# -- the per-package opt-in ----------------------------------------------------------------
-
-
-def allow_pickle_list(project: Project) -> list[str]:
-    """The manifest's ``allow-pickle = ["name", ...]`` ([tool.mlpm] in pyproject.toml)."""
-    return project.opted_in("allow-pickle")
-
-
-def pickle_allowed(project: Project, name: str) -> bool:
-    """Whether the project opted into full (code-running) pickle loading for ``name``.
-
-    >>> pickle_allowed(Project.find(), "legacy-model")  # doctest: +SKIP
-    False
-    """
-    return name in allow_pickle_list(project)
-
-
-# -- the audit -----------------------------------------------------------------------------
-
-
-def audit(project: Project, store, *, session=None) -> AuditReport:
-    """Scan every locked artifact of ``project`` in ``store`` and check its advisories.
-
-    ``session`` (an ``mlpm.ops.Session``) is used to read the registry; by default one is
-    made over ``store`` honouring MLPM_OFFLINE. Offline, versions whose index is not
-    cached are listed in ``report.unchecked`` instead of failing.
-    """
-    from mlpm.errors import OfflineError, StaleLock
-    from mlpm.ops import Session
-
-    lock = read_lock(project.lock_path)
-    if lock is None:
-        raise StaleLock("there is no mlpm.lock yet; run `mlpm install` first, then audit.")
-    if session is None:
-        from mlpm.fetch import is_offline
-
-        session = Session(store, offline=is_offline())
-    allowed = set(allow_pickle_list(project))
-    report = AuditReport()
-    for name in sorted(lock.packages):
-        pkg = lock.packages[name]
-        label = f"{pkg.name}@{pkg.version}"
-        report.packages += 1
-        for art in pkg.artifacts:
-            if not store.has_blob(art.sha256, art.size):
-                report.unchecked.append(f"{label} {art.path}: not in the cache; run "
-                                        "`mlpm install` first")
-                continue
-            try:
-                scan = scan_file(store.blob_path(art.sha256), art.format)
-            except OSError as exc:
-                report.unchecked.append(f"{label} {art.path}: unreadable ({exc})")
-                continue
-            report.artifacts += 1
-            report.pickles += scan.pickles
-            report.findings += scan.findings(label, art.path, allowed=name in allowed)
-        try:
-            record = session.open(pkg.registry).record(pkg.name, pkg.version)
-        except OfflineError:
-            report.unchecked.append(f"{label}: advisories not checked (offline, index not "
-                                    "cached)")
-            continue
-        except LookupError:
-            report.unchecked.append(f"{label}: the registry no longer lists this version")
-            continue
-        report.findings += _record_findings(label, record)
-    return report
-
-
-def _record_findings(label: str, record) -> list[Finding]:
-    out = []
-    advisories = record.get("advisories") or []
-    if not isinstance(advisories, list):
-        advisories = []
-    for adv in advisories:
-        if not isinstance(adv, dict):
-            continue
-        fixed = adv.get("fixed-in")
-        detail = f"{adv.get('id', 'advisory')}: {adv.get('summary', '(no summary)')}"
-        if fixed:
-            detail += f"; fixed in {fixed}: run `mlpm install {record.name}@^{fixed}`"
-        out.append(Finding(label, None, "advisory", detail,
-                           severity=str(adv.get("severity") or "unknown")))
-    if record.yanked:
-        reason = record.get("yanked-reason")
-        out.append(Finding(label, None, "yanked",
-                           f"yanked by its publisher: {reason or 'no reason given'}; run "
-                           f"`mlpm upgrade {record.name}` to move to a version that is not",
-                           severity="high" if reason else None))
-    return out
-
-
-__all__ = ["audit", "AuditReport", "Finding", "pickle_allowed", "allow_pickle_list",
-           "scan_file", "is_safe_global", "MlpmError"]
+__all__ = ["AuditReport", "Finding", "FileScan", "Problem", "scan_file", "scan_pickles",
+           "is_safe_global", "MlpmError"]

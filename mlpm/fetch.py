@@ -330,7 +330,8 @@ def _body_chunks(resp, hasher: StreamHasher, stall: _StallWatch, url: str, limit
             yield chunk, None
         return
     fp, left = getattr(raw, "fp", None), getattr(raw, "length", None)
-    if getattr(raw, "chunked", True) or left is None or not hasattr(fp, "readinto1"):
+    if getattr(raw, "chunked", True) or left is None or fp is None or \
+            not hasattr(fp, "readinto1"):
         while chunk := raw.read1(CHUNK):
             stall.saw(len(chunk))
             yield chunk, None

@@ -50,7 +50,8 @@ class _DeadlineReader(socket.SocketIO):
 
     def __init__(self, sock: socket.socket):
         super().__init__(sock, "rb")
-        sock._io_refs += 1  # as socket.makefile does: the socket closes after its files
+        # as socket.makefile does: the socket closes after its files (a private counter)
+        sock._io_refs += 1  # type: ignore[attr-defined]
 
     def readinto(self, b) -> int | None:
         if self.deadline is not None and time.monotonic() > self.deadline:
@@ -74,9 +75,11 @@ class LimitedHandler(BaseHTTPRequestHandler):
 
     disable_nagle_algorithm = True
     linger = False
+    server: LimitedServer
 
     def setup(self) -> None:
-        self.timeout = self.server.idle_timeout  # StreamRequestHandler applies it per read
+        # StreamRequestHandler applies it per read; the stubs declare it class-wide only
+        self.timeout = self.server.idle_timeout  # type: ignore[misc]
         super().setup()
         self.rfile.close()
         self.reader = _DeadlineReader(self.connection)

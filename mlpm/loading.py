@@ -2,6 +2,9 @@
 
 No network at all when the artifacts are cached; a missing artifact is fetched (and
 verified) from the registry recorded in mlpm.lock unless offline mode is on.
+
+``runner_for`` is here too: ``mlpm serve`` runs what ``mlpm.load`` loads, so it sits
+above mlpm/ops like the rest of this module (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -64,9 +67,9 @@ def _cached_conversion(entry: Path):
 def _converted(pkg: LockedPackage, fmt: str, signature: str | None, trust: bool) -> Path:
     """The file of ``pkg`` converted to ``fmt``: the cached conversion mlpm.lock records
     (checked by size, not re-hashed: this is the hot path), else converted now."""
-    from mlpm.ops import Session
     from mlpm.ops.convert import ensure_converted
     from mlpm.registry.records import FORMAT_FRAMEWORK
+    from mlpm.session import Session
 
     if fmt not in FORMAT_FRAMEWORK and fmt != "tfjs":  # a typo, not a missing route
         raise UsageError(f"unknown format '{fmt}'; formats are "
@@ -138,7 +141,7 @@ def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
     from mlpm.frameworks import load_file
 
     if fmt == "state-dict":
-        from mlpm.audit import pickle_allowed
+        from mlpm.ops.audit import pickle_allowed
 
         options["allow_pickle"] = pickle_allowed(project, name)
     return load_file(fmt, file, label(pkg), **options)
@@ -175,8 +178,8 @@ def interface(name: str, *, project_dir: Path | None = None,
         locked = pkg.version
     except (ProjectNotFound, NotInstalled, StaleLock):
         pass
-    from mlpm.ops import Session
     from mlpm.registry.versions import latest_version
+    from mlpm.session import Session
 
     session = Session.from_env(registry)
     try:
@@ -187,3 +190,38 @@ def interface(name: str, *, project_dir: Path | None = None,
     wanted = locked or latest_version(records)
     record = next(r for r in records if r.version == wanted)
     return record.get("interface") or {}
+
+
+def runner_for(project: Project, name: str, *, trust: bool = False):
+    """The runner ``mlpm serve`` puts behind HTTP for the locked ``name`` (mlpm/serve).
+
+    ONNX Runtime when an ONNX form exists (published, or converted and recorded in
+    mlpm.lock): it starts fast and needs no framework. Otherwise the package's own
+    framework: a torch module with its declared signature, or a SavedModel signature,
+    loaded by ``load`` above, so its source is trusted and its code scanned first.
+    """
+    from mlpm import serve
+
+    _, pkg = locked_package(name, project.root)
+    onnx = next((a for a in pkg.artifacts if a.format == "onnx"), None)
+    if onnx is not None:
+        (file,) = ensure(pkg, [onnx])
+        return serve.OnnxRunner(name, pkg.version, file)
+    if any(c.get("format") == "onnx" and not c.get("signature") for c in pkg.conversions):
+        return serve.OnnxRunner(name, pkg.version, _converted(pkg, "onnx", None, trust))
+    formats = {a.format for a in pkg.artifacts}
+    signatures = pkg.interface.get("signatures") or []
+    if formats & {"torch-hub", "torchscript", "exported-program"}:
+        if not signatures:
+            raise UsageError(f"{name}@{pkg.version} declares no signature to serve; convert "
+                             f"it first: `mlpm convert {name} --to onnx`.")
+        module = load(name, project_dir=project.root, trust=trust)
+        return serve.TorchRunner(name, pkg.version, module, signatures[0])
+    if "savedmodel" in formats:
+        sig = next((s for s in signatures if s["name"] == "serving_default"),
+                   signatures[0] if signatures else None)
+        fn = load(name, project_dir=project.root, signature=sig["name"] if sig else None,
+                  trust=trust)
+        return serve.SavedModelRunner(name, pkg.version, fn, sig)
+    raise UsageError(f"{name}@{pkg.version} has no format mlpm can serve "
+                     f"({', '.join(sorted(formats))}).")

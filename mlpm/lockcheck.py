@@ -204,7 +204,7 @@ def compare_record(pkg: LockedPackage, record: Record, registry: str) -> list[In
             differs = other.sha256 != art.sha256 or (other.size is not None
                                                       and other.size != art.size)
         else:
-            differs = (bool(other.sha256_prefix)
+            differs = (other.sha256_prefix
                        and not art.sha256.startswith(other.sha256_prefix)) \
                 or (other.size is not None and other.size != art.size)
         if differs:

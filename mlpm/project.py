@@ -16,7 +16,7 @@ from pathlib import Path
 try:
     import fcntl
 except ImportError:  # Windows: no flock; concurrent runs on one project are not serialised
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # callers test `fcntl is not None`
 
 from mlpm.errors import ManifestError, ProjectNotFound
 from mlpm.registry.records import Artifact, check_name

@@ -54,7 +54,16 @@ def _sort_key(record: Record):
     return semver.parse_version(record.version)
 
 
-class Provider:
+TYPE_CHECKING = False  # resolvelib loads lazily; the type checker still sees the base
+if TYPE_CHECKING:
+    from resolvelib.providers import AbstractProvider
+
+    _ProviderBase = AbstractProvider[Requirement, Candidate, str]
+else:
+    _ProviderBase = object
+
+
+class Provider(_ProviderBase):
     """resolvelib provider (duck-typed to AbstractProvider so resolvelib loads lazily)."""
 
     def __init__(self, registry: Registry, locked: Mapping[str, str], unpinned: set[str] | None):

@@ -163,6 +163,7 @@ def _compare_identifiers(a: str | int, b: str | int) -> int:
         return -1
     if b_num:
         return 1
+    assert isinstance(a, str) and isinstance(b, str)  # neither is numeric here
     return 0 if a == b else (-1 if a < b else 1)
 
 
@@ -188,6 +189,8 @@ class Version:
     patch: int
     prerelease: tuple[str | int, ...]
     build: tuple[str, ...]
+    _text: str
+    _key: tuple[object, ...]
 
     def __init__(
         self,
@@ -461,8 +464,9 @@ class _Draft:
             self.pre = [base]
         else:
             for i in range(len(self.pre) - 1, -1, -1):
-                if isinstance(self.pre[i], int):
-                    self.pre[i] += 1
+                item = self.pre[i]
+                if isinstance(item, int):
+                    self.pre[i] = item + 1
                     break
             else:
                 if identifier == ".".join(str(x) for x in self.pre) and base_arg is False:
@@ -517,9 +521,10 @@ class _Comparator:
 
     def intersects(self, other: _Comparator) -> bool:
         if self.operator == "":
-            return self.value == "" or Range.parse(other.value).allows(self.semver)
+            # value is "" exactly when semver is None (any version)
+            return self.semver is None or Range.parse(other.value).allows(self.semver)
         if other.operator == "":
-            return other.value == "" or Range.parse(self.value).allows(other.semver)
+            return other.semver is None or Range.parse(self.value).allows(other.semver)
         # Nothing sorts below <0.0.0-0 (or <0.0.0 outside prerelease mode).
         if self.value.startswith("<0.0.0") or other.value.startswith("<0.0.0"):
             return False
@@ -1215,24 +1220,24 @@ def _simple_subset(sub: _Simple, dom: _Simple) -> bool | None:
     for c in dom:
         has_dom_gt = has_dom_gt or c.operator in (">", ">=")
         has_dom_lt = has_dom_lt or c.operator in ("<", "<=")
-        dom_pre = c.semver is not None and bool(c.semver.prerelease)
+        dom_pre = c.semver if c.semver is not None and c.semver.prerelease else None
         if gt is not None:
-            if need_gt_pre is not None and dom_pre and _same_tuple(c.semver, need_gt_pre):
+            if need_gt_pre is not None and dom_pre and _same_tuple(dom_pre, need_gt_pre):
                 need_gt_pre = None
             if c.operator in (">", ">="):
                 higher = _higher_gt(gt, c)
                 if higher is c and higher is not gt:
                     return False
-            elif gt.operator == ">=" and not c.test(gt.semver):
+            elif gt.operator == ">=" and gt.semver is not None and not c.test(gt.semver):
                 return False
         if lt is not None:
-            if need_lt_pre is not None and dom_pre and _same_tuple(c.semver, need_lt_pre):
+            if need_lt_pre is not None and dom_pre and _same_tuple(dom_pre, need_lt_pre):
                 need_lt_pre = None
             if c.operator in ("<", "<="):
                 lower = _lower_lt(lt, c)
                 if lower is c and lower is not lt:
                     return False
-            elif lt.operator == "<=" and not c.test(lt.semver):
+            elif lt.operator == "<=" and lt.semver is not None and not c.test(lt.semver):
                 return False
         if not c.operator and (lt is not None or gt is not None) and gtlt != 0:
             return False

@@ -182,7 +182,8 @@ def save_memo(source: Path, before: os.stat_result, after: os.stat_result,
             time.time_ns() - max(after.st_mtime_ns, after.st_ctime_ns) < SETTLED_NS:
         return
     try:
-        body = marshal.dumps((str(Path(source).absolute()), status, data))
+        # data marshal cannot hold raises ValueError, caught below: parsed again next time
+        body = marshal.dumps((str(Path(source).absolute()), status, data))  # type: ignore[arg-type]
         memo = _memo_path(source)
         memo.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(memo, body, durable=False)

@@ -334,7 +334,7 @@ def test_convert_and_serve_refuse_untrusted_and_unsafe_torchscript(evil_ts, isol
     lock = (project / "mlpm.lock").read_text()
     result = run_mlpm("convert", "scripted", "--to", "exported-program", cwd=project)
     assert_clean_error(result, 1, "is a TorchScript model", f"mlpm trust {source}")
-    from mlpm.ops.serve import runner_for
+    from mlpm.loading import runner_for
     from mlpm.project import Project
 
     # serve picks the ONNX form, which needs no trust decision
@@ -350,7 +350,7 @@ def test_convert_and_serve_refuse_untrusted_and_unsafe_torchscript(evil_ts, isol
 
 def test_serve_runner_refuses_unsafe_torchscript(registry, project, tmp_path):
     from mlpm.errors import UnsafeModel
-    from mlpm.ops.serve import runner_for
+    from mlpm.loading import runner_for
     from mlpm.project import Project
     from mlpm.trust import UntrustedCode
 
@@ -477,7 +477,7 @@ def test_savedmodel_checkpoint_ops_outside_the_saver_are_refused(savedmodels):
 
 def test_benign_savedmodel_loads_and_serves_once_trusted(registry, project, tmp_path,
                                                          savedmodels):
-    from mlpm.ops.serve import runner_for
+    from mlpm.loading import runner_for
     from mlpm.project import Project
 
     root, _ = savedmodels

@@ -1,4 +1,4 @@
-"""A publisher's new version is classified MAJOR / MINOR / PATCH the way DESIGN.md §3 says.
+"""A publisher's new version is classified MAJOR / MINOR / PATCH as docs/reference/semver.md says.
 
 Each test is one story: a model changes in one way between two releases, and the
 registry states which level that needs and says why in one sentence.

@@ -22,9 +22,10 @@ import pytest
 import tomli_w
 
 from benchmarks import fuzz
-from mlpm.audit import AuditReport, audit, is_safe_global, pickle_allowed, scan_file
+from mlpm.audit import AuditReport, is_safe_global, scan_file
 from mlpm.cli import main
 from mlpm.errors import ManifestError
+from mlpm.ops.audit import audit, pickle_allowed
 from mlpm.project import Project
 from mlpm.store import Store
 from tests.conftest import make_torchscript, publish, run_mlpm

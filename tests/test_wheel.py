@@ -32,7 +32,7 @@ from conftest import ROOT
 
 _NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "__pycache__", "*.egg-info", "build",
                                      "dist", "node_modules", ".pytest_cache", ".ruff_cache",
-                                     ".hypothesis", ".notes")
+                                     ".mypy_cache", ".hypothesis", ".notes")
 
 
 def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None,

@@ -18,6 +18,10 @@ import sys
 
 from mlpm.errors import MlpmError
 
+TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
+if TYPE_CHECKING:
+    from typing import Any
+
 _INSTALL_FLAGS = {"--frozen", "--offline"}
 # Options of the `mlpm` group, accepted before or after the command (`mlpm -q install`).
 _GLOBAL_FLAGS = {"-q", "--quiet", "-v", "--verbose", "--no-progress"}
@@ -109,7 +113,7 @@ class _Interrupts:
     def __init__(self, as_json: bool) -> None:
         self.pressed = False
         self.said = False
-        self.previous = None
+        self.previous: Any = None  # the SIGINT handler to put back
         self.line = (_json_line("Interrupted", "interrupted", 130) if as_json
                      else "interrupted") + "\n"
 

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 # A fixed width keeps help identical everywhere (and lets `mlpm --help` skip click).
-CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100,
+CONTEXT: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100,
            "terminal_width": 100}
 
 
@@ -23,10 +23,10 @@ def _emit_json(data: Any, key: str | None = None) -> None:
     around ``data``, a dict of snake_case keys (a list goes under ``key``)."""
     from mlpm.cli.render import envelope
 
-    names = []
+    names: list[str] = []
     ctx = click.get_current_context(silent=True)
     while ctx is not None and ctx.parent is not None:  # the canonical name, not an alias
-        names.insert(0, ctx.command.name)
+        names.insert(0, ctx.command.name or "")
         ctx = ctx.parent
     if not isinstance(data, dict):
         data = {key or "items": data}
@@ -584,7 +584,7 @@ def _params(parameters: list[dict]) -> str:
         if kind == "keyword_only" and not star:
             out.append("*")
         star = star or kind in ("keyword_only", "var_positional")
-        prefix = {"var_positional": "*", "var_keyword": "**"}.get(kind, "")
+        prefix = {"var_positional": "*", "var_keyword": "**"}.get(kind or "", "")
         default = f"={p['default']}" if p.get("default") is not None else ""
         out.append(prefix + p["name"] + default)
     return ", ".join(out)
@@ -731,7 +731,7 @@ def serve_model(name: str, host: str, port: int, trust_code: bool, verbose: bool
       mlpm serve digits --port 8501
       curl -d '{"instances": [[0.0, ...]]}' http://127.0.0.1:8501/v1/models/digits:predict
     """
-    from mlpm.ops.serve import runner_for
+    from mlpm.loading import runner_for
     from mlpm.serve import serve
 
     runner = runner_for(_project(), name, trust=trust_code)
@@ -753,7 +753,7 @@ def audit(offline: bool, as_json: bool) -> None:
     Example:
       mlpm audit --json
     """
-    from mlpm.audit import audit as run
+    from mlpm.ops.audit import audit as run
 
     report = run(_project(), _session(None, offline).store, session=_session(None, offline))
     if as_json:

@@ -72,22 +72,21 @@ def _section(cmd: click.Command, ctx: click.Context, depth: int) -> list[str]:
     parent = ctx.parent
     aliases = getattr(parent.command, "aliases", {}) if parent is not None else {}
     also = sorted(a for a, name in aliases.items() if name == ctx.info_name)
-    if also:
+    if also and parent is not None:
         out += ["Also called as " + ", ".join(f"`{parent.command_path} {a}`" for a in also)
                 + ".", ""]
     out += _options(cmd, ctx)
     if isinstance(cmd, click.Group):
-        names = [n for n in cmd.list_commands(ctx) if not cmd.get_command(ctx, n).hidden]
-        if names:
+        subs = [(n, sub) for n in cmd.list_commands(ctx)
+                if (sub := cmd.get_command(ctx, n)) is not None and not sub.hidden]
+        if subs:
             out += ["| Command | What it does |", "|---|---|"]
-            for name in names:
-                sub = cmd.get_command(ctx, name)
+            for name, sub in subs:
                 anchor = f"{path} {name}".replace(" ", "-")
                 out.append(f"| [`{name}`](#{anchor}) | "
                            f"{_cell(sub.get_short_help_str(limit=200))} |")
             out.append("")
-        for name in names:
-            sub = cmd.get_command(ctx, name)
+        for name, sub in subs:
             with click.Context(sub, info_name=name, parent=ctx, **CONTEXT) as sub_ctx:
                 out += _section(sub, sub_ctx, depth + 1)
     return out

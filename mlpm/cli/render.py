@@ -117,13 +117,13 @@ def why_json(name: str, chains: list[list[str]], direct: dict[str, str]) -> dict
     """why: every chain as data, from a direct dependency (with its manifest range) down to
     ``name``; ``chains`` are the text chains ``mlpm.ops.query.why`` returns, each opening
     with the project and then ``NAME@VERSION`` labels."""
-    out = []
+    out: list[dict[str, Any]] = []
     for chain in chains:
-        path = []
+        path: list[dict[str, str]] = []
         for label in chain[1:]:
-            pkg, sep, version = label.partition("@")
+            pkg, sep, at = label.partition("@")
             if sep:
-                path.append({"name": pkg, "version": version})
+                path.append({"name": pkg, "version": at})
         if path:
             out.append({"range": direct.get(path[0]["name"]), "path": path})
     version = out[0]["path"][-1]["version"] if out else None

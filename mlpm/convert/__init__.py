@@ -1,4 +1,4 @@
-"""Usage contexts and format conversion (DESIGN.md section 7).
+"""Usage contexts and format conversion (docs/reference/conversion.md).
 
 A model published in one format is needed in another: ONNX for another runtime,
 TorchScript or an exported program for C++ / mobile, TFLite for the edge. ``convert``

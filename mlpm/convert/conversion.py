@@ -262,10 +262,10 @@ def _build(source: Source, target: str, folder: Path, signature: str | None,
     started = time.monotonic()
     label = source.label
     if source.kind == "savedmodel":
-        from mlpm.convert import tensorflow as adapter
+        from mlpm.convert import tensorflow as tf_adapter
 
         plans = _savedmodel_plans(source, signature, shapes)
-        result = adapter.build(source, target, folder, plans, progress)
+        result = tf_adapter.build(source, target, folder, plans, progress)
         per = {}
         for sig, run in result["per_signature"].items():
             where = f"{label} (signature '{sig}')" if len(plans) > 1 else label
@@ -279,12 +279,12 @@ def _build(source: Source, target: str, folder: Path, signature: str | None,
         report = _overall(per, tolerance)
         signature_files = result["signature_files"]
     else:
-        from mlpm.convert import torch as adapter
+        from mlpm.convert import torch as torch_adapter
 
         chosen = _torch_signature(source, signature)
         specs = input_specs(chosen, shapes, label)
         outputs = [o["name"] for o in (chosen or {}).get("outputs") or []]
-        result = adapter.build(source, target, folder, specs, outputs, progress)
+        result = torch_adapter.build(source, target, folder, specs, outputs, progress)
         numbers = parity.measure(result["expected"], result["actual"], result["names"], label,
                                  target)
         parity.check(numbers, tolerance, label, target)
@@ -335,6 +335,7 @@ def _savedmodel_plans(source: Source, signature: str | None,
     if sigs is None:
         from mlpm.interface.savedmodel import read_signatures
 
+        assert source.path is not None  # Source refuses a savedmodel without a path
         sigs = read_signatures(source.path)
     by_name = {s["name"]: s for s in sigs}
     if not by_name:

@@ -1,4 +1,6 @@
-"""Which formats serve which usage context, and which conversions exist (DESIGN.md section 7).
+"""Which formats serve which usage context, and which conversions exist.
+
+The tables are docs/reference/conversion.md, "Usage contexts" and "Routes".
 
 Pure data and checks: nothing here imports a framework, so a caller can plan a
 conversion (or refuse it) in a process that never loads torch or TensorFlow.

@@ -130,6 +130,7 @@ def sample_inputs(specs: list[TensorSpec]) -> list[dict]:
         sample = {}
         for spec in specs:
             shape = spec.shape(size)
+            value: np.ndarray
             if spec.dtype == "bool":
                 value = rng.random(shape) < 0.5
             elif spec.dtype in _INTS:

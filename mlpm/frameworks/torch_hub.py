@@ -83,6 +83,8 @@ def load_entrypoint(repo: Path, entrypoint: str, weights: dict[str, Path], hub_d
         try:
             spec = importlib.util.spec_from_file_location(
                 f"mlpm_hubconf_{abs(hash(str(repo)))}", repo / "hubconf.py")
+            # a .py path always gets a spec with a source loader
+            assert spec is not None and spec.loader is not None
             module = importlib.util.module_from_spec(spec)
             with _served_from_store(weights, hub_dir):
                 spec.loader.exec_module(module)

@@ -103,7 +103,7 @@ def _python_code_digest(folder: Path) -> str:
                 if isinstance(body, list) and body and isinstance(body[0], ast.Expr) and \
                         isinstance(body[0].value, ast.Constant) and \
                         isinstance(body[0].value.value, str):
-                    node.body = body[1:] or [ast.Pass()]
+                    node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
             text = ast.dump(tree, include_attributes=False).encode()
         rel = file.relative_to(folder).as_posix().encode()
         digest.update(rel + b"\0" + str(len(text)).encode() + b"\0" + text)

@@ -1,6 +1,6 @@
 """How two versions of a model package differ, and which SemVer level the difference needs.
 
-DESIGN.md section 3: the registry, not the publisher, decides what a version step may
+docs/reference/semver.md: the registry, not the publisher, decides what a version step may
 carry. :func:`diff` compares two interface records (plus weights digests and formats)
 and returns one :class:`InterfaceChange` per difference, each with its level and one
 human sentence; :func:`required_level` is the largest of them, :func:`bump_level` what
@@ -22,7 +22,7 @@ accepted. :func:`fingerprint` hashes only the contract, so doc edits do not chan
     >>> smallest_allowed("1.2.1", "major", existing=["2.0.0"])
     '3.0.0'
 
-Rules beyond the list in DESIGN.md, all chosen so that a step consumers' ranges would
+Rules beyond the list in docs/reference/semver.md, all chosen so that a step consumers' ranges would
 take never breaks them:
 
 - Renames are a removed name and an added name that match in everything else (same
@@ -237,7 +237,8 @@ def _diff_entrypoints(old: dict, new: dict, out: list[InterfaceChange]) -> None:
             _diff_parameters(entry, after[name], f"entrypoint '{name}'", out)
 
     old_default, new_default = old.get("default-entrypoint"), new.get("default-entrypoint")
-    if old_default == new_default or renamed.get(old_default) == new_default:
+    if old_default == new_default or (old_default is not None
+                                      and renamed.get(old_default) == new_default):
         return  # a renamed default still answers calls that name no entrypoint
     if old_default is None:
         out.append(InterfaceChange("minor", "default-entrypoint-added",

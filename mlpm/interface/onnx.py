@@ -135,7 +135,7 @@ def _type(proto: memoryview, depth: int) -> tuple[str, list | None]:
     if depth > _MAX_DEPTH:
         raise DecodeError(f"is not a valid protobuf message: types nested over {_MAX_DEPTH} deep")
     for number, wire, value in pb.fields(proto):
-        body = pb.message(number, wire, value) if number in (1, 4, 5, 8, 9) else None
+        body = pb.message(number, wire, value) if number in (1, 4, 5, 8, 9) else memoryview(b"")
         if number == 1:  # tensor_type {elem_type, shape}
             return _tensor_type(body)
         if number == 8:  # sparse_tensor_type, same layout as tensor_type
@@ -172,7 +172,7 @@ def _tensor_type(body: memoryview) -> tuple[str, list | None]:
 
 
 def _dim(proto: memoryview) -> int | str | None:
-    dim = None
+    dim: int | str | None = None
     for number, wire, value in pb.fields(proto):
         if number == 1:  # Dimension.dim_value
             dim = pb.signed(pb.scalar(number, wire, value))
@@ -273,9 +273,9 @@ def _tensor(tensor: memoryview, prefix: str) -> Weight:
             external[entry.get(1, "")] = entry.get(2, "")
         elif number in (4, 10):  # float_data (fixed32) / double_data (fixed64): already LE
             if wire == pb.LENGTH:
-                typed += value
+                typed += pb.message(number, wire, value)
             elif wire == (pb.FIXED32 if number == 4 else pb.FIXED64):
-                typed += value.to_bytes(4 if number == 4 else 8, "little")
+                typed += pb.scalar(number, wire, value).to_bytes(4 if number == 4 else 8, "little")
             else:
                 raise DecodeError(f"is not a valid protobuf message: tensor field {number} "
                                   f"has wire type {wire}")
@@ -290,6 +290,7 @@ def _tensor(tensor: memoryview, prefix: str) -> Weight:
                  else 4 if varint_field == 11 and dtype == 12 else 8)
         mask = (1 << 8 * width) - 1
         typed += b"".join((item & mask).to_bytes(width, "little") for item in varints)
+    content: memoryview | bytes | tuple[str, int, int | None]
     if external:
         content = _external_ref(external, name)
     else:
@@ -299,7 +300,8 @@ def _tensor(tensor: memoryview, prefix: str) -> Weight:
 
 def _ints(wire: int, value: int | memoryview) -> list[int]:
     """A repeated varint field's values, packed or not."""
-    return pb.packed_varints(value) if wire == pb.LENGTH else [value]  # type: ignore[list-item]
+    # fields() gives a memoryview exactly for wire type LENGTH
+    return [value] if isinstance(value, int) else pb.packed_varints(value)
 
 
 def _external_ref(entries: dict[str, str], name: str) -> tuple[str, int, int | None]:
@@ -312,15 +314,16 @@ def _external_ref(entries: dict[str, str], name: str) -> tuple[str, int, int | N
     return entries.get("location", ""), offset, length
 
 
-def _hash_tensor(digest: Any, key: str, dtype: int, dims: list[int], content, model: Path) -> None:
-    external = isinstance(content, tuple)
-    if external:  # hash the referenced bytes themselves, so moving data out is not a change
-        file, offset, length = _external_slice(model, *content, key)
+def _hash_tensor(digest: Any, key: str, dtype: int, dims: list[int],
+                 content: memoryview | bytes | tuple[str, int, int | None], model: Path) -> None:
     header = f"{len(key)}:{key}|{dtype}|{','.join(map(str, dims))}|"
-    digest.update(f"{header}{length if external else len(content)}:".encode())
-    if not external:
+    if not isinstance(content, tuple):
+        digest.update(f"{header}{len(content)}:".encode())
         digest.update(content)
         return
+    # hash the referenced bytes themselves, so moving data out is not a change
+    file, offset, length = _external_slice(model, *content, key)
+    digest.update(f"{header}{length}:".encode())
     with open(file, "rb") as handle:
         handle.seek(offset)
         while length > 0 and (chunk := handle.read(min(length, 1 << 20))):

@@ -57,6 +57,7 @@ def fields(data: bytes | memoryview) -> Iterator[tuple[int, int, int | memoryvie
     """
     buf = data if isinstance(data, memoryview) else memoryview(data)
     pos, end = 0, len(buf)
+    value: int | memoryview
     while pos < end:
         key = buf[pos]
         if key < 0x80:  # one-byte tags and lengths are the common case: skip the call

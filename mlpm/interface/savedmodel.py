@@ -133,7 +133,8 @@ def _signature(name: str, body: memoryview) -> dict:
 
 
 def _tensor(name: str, info: memoryview) -> dict:
-    dtype, shape = 0, []
+    dtype = 0
+    shape: list[int | None] | None = []
     for number, wire, value in pb.fields(info):
         if number == 2:  # TensorInfo.dtype
             dtype = pb.scalar(number, wire, value)

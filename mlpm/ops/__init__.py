@@ -7,43 +7,10 @@ network, hash mismatch) leaves the project exactly as it was.
 
 from __future__ import annotations
 
-import os
-
 from mlpm.project import Lock, LockedPackage, Project
-from mlpm.registry import BUNDLED, Registry, canonical, open_registry
 from mlpm.registry.records import Record
+from mlpm.session import Session  # also imported from here by the operations and their callers
 from mlpm.store import Store
-
-
-class Session:
-    """What every operation needs: the store, offline mode, and a registry override."""
-
-    def __init__(self, store: Store | None = None, offline: bool = False,
-                 registry: str | None = None):
-        self.store = store if store is not None else Store()
-        self.offline = offline
-        self.registry = registry  # --registry or MLPM_REGISTRY, as typed
-        self._open: dict[str, Registry] = {}
-
-    @classmethod
-    def from_env(cls, registry: str | None = None, offline: bool = False) -> Session:
-        from mlpm.fetch import is_offline
-
-        return cls(Store(), offline or is_offline(),
-                   registry or os.environ.get("MLPM_REGISTRY") or None)
-
-    def registry_location(self, project: Project | None) -> str:
-        """--registry / MLPM_REGISTRY, else the manifest's, else the bundled registry."""
-        if self.registry:
-            return canonical(self.registry)
-        if project is not None and project.registry:
-            return canonical(project.registry, base=project.root)
-        return BUNDLED
-
-    def open(self, location: str) -> Registry:
-        if location not in self._open:
-            self._open[location] = open_registry(location, self.store, self.offline)
-        return self._open[location]
 
 
 class Change:
@@ -80,35 +47,6 @@ def locked_from_record(record: Record, registry: str, edges: dict[str, str]) -> 
         kind=record.get("kind"), interface=record.get("interface"),
         upstream=record.get("upstream"),
     )
-
-
-def fetch_locked(session: Session, packages: list[LockedPackage]) -> tuple[int, int]:
-    """Make every artifact of ``packages`` present and verified in the store.
-
-    Artifacts whose full sha256 the registry does not know are pinned here: the
-    package's artifact list is updated with the digest and size measured on download.
-    Returns (files fetched, bytes fetched); nothing is fetched that is already there.
-    """
-    from mlpm.fetch import fetch_many
-
-    jobs, owners = [], []
-    for pkg in packages:
-        registry = session.open(pkg.registry)
-        for i, art in enumerate(pkg.artifacts):
-            if not session.store.has_blob(art.sha256, art.size):
-                jobs.append((registry.artifact_url(art), art.sha256, art.size,
-                             f"{pkg.name}@{pkg.version} {art.path}", art.sha256_prefix))
-                owners.append((pkg, i))
-    if not jobs:
-        return 0, 0
-    paths = fetch_many(session.store, jobs, offline=session.offline)
-    fetched = 0
-    for (pkg, i), path in zip(owners, paths, strict=True):
-        size = path.stat().st_size
-        fetched += size
-        if not pkg.artifacts[i].pinned:
-            pkg.artifacts[i] = pkg.artifacts[i].pin(path.name, size)
-    return len(jobs), fetched
 
 
 def commit(session: Session, project: Project, lock: Lock) -> None:

@@ -128,6 +128,7 @@ def convert_locked(project: Project, name: str, target: str, *, session: Session
                                 input_shapes=input_shapes, signature=signature, trust=trust,
                                 progress=progress, project=project)
         lock = Lock.read(project.lock_path)
+        assert lock is not None  # locked_package above found the package in it
         lock.packages[name].conversions = pkg.conversions
         lock.write(project.lock_path)
         session.store.set_refs(project.root, project.lock_path, lock.references())

@@ -19,12 +19,12 @@ from mlpm.ops import (
     Session,
     commit,
     diff_locks,
-    fetch_locked,
     locked_from_record,
 )
 from mlpm.project import Lock, Project
 from mlpm.registry.records import parse_spec
 from mlpm.registry.versions import latest_version
+from mlpm.session import fetch_locked
 
 
 class InstallResult:
@@ -244,7 +244,7 @@ def _install(project: Project, specs: list[str] | None, *, session: Session, fro
     problems = check_lock(project, lock, against_manifest=fresh) if lock is not None else []
 
     if not parsed:
-        if fresh and not problems:
+        if lock is not None and fresh and not problems:
             result = InstallResult(packages=len(lock.packages))
             if dry_run:
                 return _plan(session, lock, lock, result)

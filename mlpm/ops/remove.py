@@ -70,10 +70,10 @@ def _remove(project: Project, names: list[str], *, session: Session,
         check_name(name)
         if name not in project.dependencies:
             if lock is not None and name in lock.packages:
-                users = ", ".join(lock.dependents(name))
+                dependents = ", ".join(lock.dependents(name))
                 raise NotInstalled(f"{name} is not in mlpm.toml: it is installed only because "
-                                   f"{users} depend{'s' if ',' not in users else ''} on it; "
-                                   "remove that instead.")
+                                   f"{dependents} depend{'s' if ',' not in dependents else ''} "
+                                   "on it; remove that instead.")
             raise NotInstalled(f"{name} is not a dependency of this project; `mlpm list` shows "
                                "what is installed.")
     remaining = [n for n in project.dependencies if n not in names]

@@ -109,6 +109,15 @@ class Artifact:
 
     __slots__ = ("format", "path", "sha256", "size", "url", "role", "upstream", "sha256_prefix")
     _OPTIONAL = ("role", "upstream", "sha256_prefix")
+    # Declared for readers and the type checker; __init__ sets them past __setattr__.
+    format: str
+    path: str
+    sha256: str
+    size: int | None
+    url: str
+    role: str | None
+    upstream: str | None
+    sha256_prefix: str | None
 
     def __init__(self, format: str, path: str, sha256: str, size: int | None, url: str,  # noqa: A002
                  role: str | None = None, upstream: str | None = None,

@@ -24,6 +24,7 @@ class RegistryRequestHandler(LimitedHandler):
 
     server_version = "mlpm-registry/1"
     protocol_version = "HTTP/1.1"
+    server: RegistryServer
 
     def parse_request(self) -> bool:
         ok = super().parse_request()
@@ -127,6 +128,8 @@ def _parse_range(header: str | None, size: int):
 
 
 class RegistryServer(LimitedServer):
+    server_address: tuple[str, int]  # AF_INET's (host, port)
+
     def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0,
                  handler: type[BaseHTTPRequestHandler] = RegistryRequestHandler,
                  verbose: bool = False, *, idle_timeout: float = IDLE_TIMEOUT,
