@@ -1,5 +1,6 @@
 """Shared helpers for the benchmarks: an isolated environment, interleaved subprocess
-timing, `python -X importtime` parsing, small real ONNX models, and table printing.
+timing, `python -X importtime` parsing, and table printing. The small real ONNX models come
+from tests/models.py, shared with the tests.
 
 Benchmarks print ratios against a peer measured in the same run; nothing here is a
 pass/fail test (pytest never collects benchmarks/).
@@ -16,6 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the benchmarks share tests/models.py with the tests
+    sys.path.insert(0, str(ROOT))
+
+from tests.models import make_onnx  # noqa: E402, F401  (the benchmarks import it from here)
+
 PYTHON = sys.executable  # run as `.venv/bin/python benchmarks/NAME.py`: the venv's python
 MLPM_SCRIPT = str(Path(PYTHON).parent / "mlpm")  # the console script, as a user types `mlpm`
 
@@ -265,34 +271,6 @@ def print_profile(mlpm_args: list[str], *, cwd: Path, env: dict[str, str],
           f"top {top} by cumulative time")
     print_table(["function", "calls", "tottime ms", "cumtime ms"],
                 [[r[0], r[1], f"{r[2] * 1000:.2f}", f"{r[3] * 1000:.2f}"] for r in rows[:top]])
-
-
-# -- small real models -------------------------------------------------------------------
-
-
-def make_onnx(path: Path, weights_seed: int, inputs: int = 4, outputs: int = 3) -> Path:
-    """A real ONNX linear model y = x @ W + b (as tests/conftest.py builds them)."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(weights_seed)
-    w = rng.standard_normal((inputs, outputs)).astype(np.float32)
-    b = rng.standard_normal(outputs).astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", ["x", "W"], ["xw"]),
-         helper.make_node("Add", ["xw", "B"], ["y"])],
-        "linear",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", inputs])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", outputs])],
-        initializer=[numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
 
 
 def machine() -> str:

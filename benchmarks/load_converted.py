@@ -32,7 +32,7 @@ the ResNet-18 session takes anywhere from 40 to 230 ms, which swamps mlpm's ~1 m
     .venv/bin/python benchmarks/load_converted.py [--rounds-small 30] [--rounds-large 40]
                                                   [--cold-rounds 8] [--no-profile]
 
-Target (issue 4): the large case's ratio of medians (a)/(b) ≤ 1.1.
+Target: the large case's ratio of medians (a)/(b) ≤ 1.1.
 """
 
 from __future__ import annotations

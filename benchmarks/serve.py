@@ -30,7 +30,7 @@ Servers:
     .venv/bin/python benchmarks/serve.py [--requests 2000] [--clients 8] [--rounds 5]
                                          [--batch 4] [--features 16]
 
-Target (issue 4): mlpm serves at least the peer's throughput, ratio >= 1.0.
+Target: mlpm serves at least the peer's throughput, ratio >= 1.0.
 """
 
 from __future__ import annotations

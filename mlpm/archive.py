@@ -27,7 +27,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from mlpm.errors import MlpmError
+from mlpm.errors import BadArchive as BadArchive  # both re-exported; defined in mlpm.errors
+from mlpm.errors import UnsafeArchive as UnsafeArchive
 
 if TYPE_CHECKING:
     from io import BufferedIOBase
@@ -54,14 +55,6 @@ _MAGIC = (
     (b"BZh", "bz2"),
     (b"\xfd7zXZ\x00", "xz"),
 )
-
-
-class UnsafeArchive(MlpmError, ValueError):
-    """An archive (or a folder to pack) holds something that could escape its entry."""
-
-
-class BadArchive(MlpmError, ValueError):
-    """A file is not a readable archive, or lacks the file its package kind needs."""
 
 
 # -- packing -----------------------------------------------------------------------------

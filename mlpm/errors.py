@@ -5,6 +5,12 @@ subclasses the builtin a Python user would reach for (``ValueError``,
 ``LookupError``, ``FileNotFoundError``, ``ConnectionError``) so library callers
 can catch them plainly. The CLI turns any ``MlpmError`` into that sentence and
 exit code 1 (``UsageError``, ``InvalidName``, ``InvalidSpec``: 2), never a traceback.
+
+Two kinds of error live elsewhere on purpose: ``semver.InvalidVersion`` and
+``semver.InvalidRange`` are plain ``ValueError`` subclasses because ``mlpm.semver`` is a pure
+library with no dependencies (callers wrap them in ``InvalidSpec`` and friends), and
+``interface.protobuf.DecodeError`` is an internal signal of the wire reader, always
+turned into ``InvalidModelFile`` before it reaches a user.
 """
 
 from __future__ import annotations
@@ -119,3 +125,33 @@ class UnsafePath(MlpmError, ValueError):
 class UnsafeModel(MlpmError, PermissionError):
     """A code-bearing model whose static scan found code that reaches outside the model
     (files, Python, network); refused even from a trusted source unless allowed."""
+
+
+class UntrustedCode(MlpmError, PermissionError):
+    """Hub code of a source the user has not trusted."""
+
+
+class UnsafeArchive(MlpmError, ValueError):
+    """An archive (or a folder to pack) holds something that could escape its entry."""
+
+
+class BadArchive(MlpmError, ValueError):
+    """A file is not a readable archive, or lacks the file its package kind needs."""
+
+
+class InvalidModelFile(MlpmError, ValueError):
+    """A model file mlpm cannot read; the message names the file and the fix."""
+
+
+class InvalidVersionStep(MlpmError, ValueError):
+    """A version step that does not go forwards (the new version is not newer)."""
+
+
+class ConversionError(MlpmError, ValueError):
+    """The conversion cannot be done: no such route, unknown input shapes, a converter
+    that is missing or that failed (with its own last error line)."""
+
+
+class ParityError(MlpmError, ValueError):
+    """The converted model's outputs differ from the original's by more than the
+    tolerance; the message gives the numbers, and nothing was kept."""

@@ -83,10 +83,10 @@ def _converted(pkg: LockedPackage, fmt: str, signature: str | None, trust: bool)
 
     session = Session.from_env()
     for rec in pkg.conversions:
-        if rec.get("format") == fmt and rec.get("signature") in (signature, None) and \
-                rec.get("key") is not None:  # the key names a folder: checked to stay inside
-            conv = _cached_conversion(session.store.converted_entry(rec["key"]))
-            if conv is not None and (rec.get("signature") == signature or len(conv.files) > 1):
+        if rec.format == fmt and rec.signature in (signature, None) and \
+                rec.key is not None:  # the key names a folder: checked to stay inside
+            conv = _cached_conversion(session.store.converted_entry(rec.key))
+            if conv is not None and (rec.signature == signature or len(conv.files) > 1):
                 return pick(conv)
     return pick(ensure_converted(pkg, fmt, session, signature=signature, trust=trust))
 
@@ -207,7 +207,7 @@ def runner_for(project: Project, name: str, *, trust: bool = False):
     if onnx is not None:
         (file,) = ensure(pkg, [onnx])
         return serve.OnnxRunner(name, pkg.version, file)
-    if any(c.get("format") == "onnx" and not c.get("signature") for c in pkg.conversions):
+    if any(c.format == "onnx" and not c.signature for c in pkg.conversions):
         return serve.OnnxRunner(name, pkg.version, _converted(pkg, "onnx", None, trust))
     formats = {a.format for a in pkg.artifacts}
     signatures = pkg.interface.get("signatures") or []

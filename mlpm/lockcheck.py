@@ -140,11 +140,9 @@ def _record_problems(pkg: LockedPackage) -> list[Inconsistency]:
 
 def _url_sha256(url: str) -> str | None:
     """The sha256 a registry's own content-addressed url names (artifacts/ab/<sha256>)."""
-    parts = url.split("/")
-    if len(parts) == 3 and parts[0] == "artifacts" and len(parts[2]) == 64 \
-            and parts[1] == parts[2][:2]:
-        return parts[2]
-    return None
+    from mlpm.registry.layout import artifact_sha256
+
+    return artifact_sha256(url)
 
 
 def _reachable(lock: Lock, roots: list[str]) -> set[str]:

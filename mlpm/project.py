@@ -13,14 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # Windows: no flock; concurrent runs on one project are not serialised
-    fcntl = None  # type: ignore[assignment]  # callers test `fcntl is not None`
-
 from mlpm.errors import ManifestError, ProjectNotFound
 from mlpm.registry.records import Artifact, check_name
-from mlpm.store import file_status, load_memo, save_memo, write_atomic
+from mlpm.store import default_root, file_status, load_memo, save_memo, write_atomic
 
 _HELD: set[str] = set()  # project folders this process holds (the hold is not re-entrant)
 
@@ -183,16 +178,27 @@ class Project:
 
         Another mlpm process changing the same project waits until this one has written
         mlpm.lock and the manifest, so concurrent runs never lose each other's changes or
-        mix two states. The lock is an flock on the project folder itself: nothing is
-        written into the project for it, and it is released if the process dies.
+        mix two states. The lock is a filelock in the cache, ``locks/project-<key>.lock``
+        (the store's own primitive): nothing is written into the project for it, and it
+        is released if the process dies. A cache that cannot hold the lock file (read-only,
+        missing) holds nothing, and the operation fails later only if it must write there.
         """
         key = str(self.root.resolve())
-        if key in _HELD or fcntl is None:
+        if key in _HELD:
             yield self
             return
-        fd = os.open(key, os.O_RDONLY)
+        from filelock import FileLock
+
+        digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+        path = default_root() / "locks" / f"project-{digest}.lock"
+        lock = FileLock(str(path))
+        hold: FileLock | None = lock
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock.acquire()
+        except OSError:
+            hold = None
+        try:
             _HELD.add(key)
             now = file_status(self.manifest_path)
             if now is not None and now != self._read_as:  # changed since read: re-read
@@ -202,7 +208,8 @@ class Project:
             yield self
         finally:
             _HELD.discard(key)
-            os.close(fd)  # closing releases the flock
+            if hold is not None:
+                hold.release()
 
     # -- writing -----------------------------------------------------------------------
 
@@ -289,16 +296,77 @@ def _field(where: str, parse: Any, value: Any) -> Any:
         raise ValueError(f"{where}: {exc}") from None
 
 
-def _conversion(data: Any) -> dict:
-    """A lock's conversion record; its key names a folder in the cache, so it must be the
-    64 hex digits mlpm writes (an absolute or ../ key would name any folder on disk)."""
-    key = dict(data).get("key")
-    if key is not None and not (isinstance(key, str) and len(key) == 64
-                                and all(c in "0123456789abcdef" for c in key)):
-        shown = key if isinstance(key, str) and key.isprintable() else repr(key)
-        raise ValueError(f"the key '{shown}' is not 64 lower-case hex digits, so it could name "
-                         "a folder outside mlpm's cache")
-    return dict(data)
+class LockedConversion:
+    """One format a locked package was converted to here: ``[[package.conversions]]``.
+
+    ``key`` names the conversion's folder in the cache (``entries/converted/KEY``),
+    ``digest`` its files; ``parity`` holds max_abs, max_rel, tolerance and samples;
+    ``converter`` the tool versions. Keys this mlpm does not know (a newer mlpm wrote
+    them) ride along in ``extra`` and are written back unchanged.
+
+    >>> c = LockedConversion.from_toml({"format": "onnx", "key": "a" * 64, "x": 1})
+    >>> c.format, c.signature, c.extra, list(c.to_toml())
+    ('onnx', None, {'x': 1}, ['format', 'key', 'x'])
+    """
+
+    __slots__ = ("format", "key", "digest", "signature", "converter", "tolerance_asked",
+                 "input_shapes", "parity", "extra")
+    format: str | None
+    key: str | None
+    digest: str | None
+    signature: str | None
+    converter: dict[str, str] | None
+    tolerance_asked: float | None
+    input_shapes: dict | None
+    parity: dict[str, Any] | None
+    extra: dict[str, Any]
+
+    # TOML key -> attribute, in the order they are written.
+    _KEYS = (("format", "format"), ("key", "key"), ("digest", "digest"),
+             ("signature", "signature"), ("converter", "converter"),
+             ("tolerance-asked", "tolerance_asked"), ("input-shapes", "input_shapes"),
+             ("parity", "parity"))
+
+    def __init__(self, format: str | None = None, key: str | None = None,
+                 digest: str | None = None, signature: str | None = None,
+                 converter: dict[str, str] | None = None, tolerance_asked: float | None = None,
+                 input_shapes: dict | None = None, parity: dict[str, Any] | None = None,
+                 extra: dict[str, Any] | None = None):
+        self.format = format
+        self.key = key
+        self.digest = digest
+        self.signature = signature
+        self.converter = converter
+        self.tolerance_asked = tolerance_asked
+        self.input_shapes = input_shapes
+        self.parity = parity
+        self.extra = extra or {}
+
+    def to_toml(self) -> dict[str, Any]:
+        """The lock's table; None values are left out (TOML has no null)."""
+        data = {name: getattr(self, attr) for name, attr in self._KEYS}
+        return _toml_safe({**data, **self.extra})
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form (``mlpm info --json``'s ``conversions``): the lock's table."""
+        return self.to_toml()
+
+    @classmethod
+    def from_toml(cls, data: Any) -> LockedConversion:
+        """Its key names a folder in the cache, so it must be the 64 hex digits mlpm writes
+        (an absolute or ../ key would name any folder on disk)."""
+        rest = dict(data)
+        key = rest.get("key")
+        if key is not None and not (isinstance(key, str) and len(key) == 64
+                                    and all(c in "0123456789abcdef" for c in key)):
+            shown = key if isinstance(key, str) and key.isprintable() else repr(key)
+            raise ValueError(f"the key '{shown}' is not 64 lower-case hex digits, so it could "
+                             "name a folder outside mlpm's cache")
+        conv = cls()
+        for name, attr in cls._KEYS:
+            setattr(conv, attr, rest.pop(name, None))
+        conv.extra = rest
+        return conv
 
 
 def _registry(text: Any) -> str:
@@ -334,7 +402,7 @@ class LockedPackage:
         self.kind = kind
         self.interface = interface or {}  # entrypoints / signatures, usable offline
         self.upstream = upstream or {}  # hub repo, entrypoint and kwargs of hub packages
-        self.conversions: list[dict] = []  # formats converted locally: key, digest, parity
+        self.conversions: list[LockedConversion] = []  # formats converted locally
 
     def to_toml(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "version": self.version,
@@ -350,13 +418,14 @@ class LockedPackage:
         if self.interface:
             data["interface"] = _toml_safe(self.interface)
         if self.conversions:
-            data["conversions"] = [_toml_safe(c) for c in self.conversions]
+            data["conversions"] = [c.to_toml() for c in self.conversions]
         return data
 
     @classmethod
     def from_toml(cls, data: dict[str, Any]) -> LockedPackage:
         pkg = cls._from_toml(data)
-        pkg.conversions = [_field(f"package '{pkg.name}' conversions[{i}]", _conversion, c)
+        pkg.conversions = [_field(f"package '{pkg.name}' conversions[{i}]",
+                                  LockedConversion.from_toml, c)
                            for i, c in enumerate(data.get("conversions", []))]
         return pkg
 
@@ -429,8 +498,8 @@ class Lock:
 
     def references(self) -> set[str]:
         """What this lock keeps alive in the store: blobs, and conversions as convert-KEY."""
-        return self.blobs() | {f"convert-{c['key']}" for p in self.packages.values()
-                               for c in p.conversions if c.get("key")}
+        return self.blobs() | {f"convert-{c.key}" for p in self.packages.values()
+                               for c in p.conversions if c.key}
 
     def dependents(self, name: str) -> list[str]:
         """Locked packages that depend directly on ``name``."""

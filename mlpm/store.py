@@ -5,6 +5,7 @@ Layout under the cache root (``MLPM_CACHE_DIR``, else platformdirs' user cache):
     blobs/sha256/ab/abcdef...     verified artifacts, complete or absent
     partial/<sha256>.part         an interrupted download, resumed with a Range request
     locks/<sha256>.lock           one filelock per blob: concurrent processes fetch it once
+    locks/project-<key>.lock      one filelock per project: one install/upgrade/remove at a time
     index/<registry-key>/...      HTTP index files with their ETag, for revalidation
     refs/<project-key>.json       which blobs each project's lock uses, for removal and prune
     parsed/<path-key>.marshal     a parsed mlpm.toml / mlpm.lock, valid while the file is unchanged

@@ -14,11 +14,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from mlpm.errors import MlpmError
-
-
-class UntrustedCode(MlpmError, PermissionError):
-    """Hub code of a source the user has not trusted."""
+from mlpm.errors import UntrustedCode as UntrustedCode  # re-exported; defined in mlpm.errors
 
 
 def config_dir() -> Path:

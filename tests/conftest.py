@@ -14,9 +14,23 @@ from pathlib import Path
 import pytest
 
 from mlpm.registry.server import RegistryRequestHandler, RegistryServer
+from tests.models import make_onnx
 
 ROOT = Path(__file__).resolve().parents[1]
 MLPM = [sys.executable, "-m", "mlpm"]
+
+# The extra that installs each optional module the tests use (pyproject.toml).
+EXTRAS = {"numpy": "onnx", "onnx": "onnx", "onnxruntime": "onnx", "torch": "torch",
+          "tensorflow": "tensorflow", "tensorflow_hub": "tensorflow", "tf2onnx": "convert",
+          "onnxscript": "convert", "hypothesis": "dev"}
+
+
+def needs(module: str):
+    """Import ``module``, or skip the test (or the module, at its top) saying what to install.
+    CI installs every extra, so nothing skips there; a partial environment skips instead
+    of erroring."""
+    return pytest.importorskip(
+        module, reason=f"needs {module}: pip install 'mlpm[{EXTRAS[module]}]'")
 
 
 @pytest.fixture(autouse=True)
@@ -120,55 +134,14 @@ def project(tmp_path):
     return folder
 
 
-# -- small real models -----------------------------------------------------------------
-
-
-def make_onnx(path: Path, weights_seed: int, inputs: int = 4, outputs: int = 3,
-              input_name: str = "x", output_name: str = "y", doc: str = "") -> Path:
-    """A real ONNX linear model y = x @ W + b, runnable by onnxruntime."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(weights_seed)
-    w = rng.standard_normal((inputs, outputs)).astype(np.float32)
-    b = rng.standard_normal(outputs).astype(np.float32)
-    graph = helper.make_graph(
-        [helper.make_node("MatMul", [input_name, "W"], ["xw"]),
-         helper.make_node("Add", ["xw", "B"], [output_name])],
-        "linear",
-        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["batch", inputs])],
-        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["batch", outputs])],
-        initializer=[numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], doc_string=doc)
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(model, str(path))
-    return path
-
-
-def make_torchscript(path: Path, weights_seed: int, inputs: int = 4, outputs: int = 3) -> Path:
-    """A real TorchScript module (a Linear layer) saved with torch.jit.save."""
-    import warnings
-
-    import torch
-
-    torch.manual_seed(weights_seed)
-    module = torch.nn.Linear(inputs, outputs).eval()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        scripted = torch.jit.trace(module, torch.zeros(1, inputs))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.jit.save(scripted, str(path))
-    return path
+# -- small real models (built by tests/models.py) --------------------------------------
 
 
 @pytest.fixture(scope="session")
 def model_files(tmp_path_factory):
     """ONNX models with different weights, one per seed 1-7, built once per session; keys
     13 and 23 are seed 3's weights in files whose metadata differs (a PATCH release)."""
+    needs("onnx")
     folder = tmp_path_factory.mktemp("models")
     files = {seed: make_onnx(folder / f"linear-{seed}.onnx", seed) for seed in range(1, 8)}
     files[13] = make_onnx(folder / "linear-3-doc.onnx", 3, doc="clearer documentation")

@@ -1,5 +1,5 @@
-"""`mlpm audit` scans what the framework would load (issue 12, item 4), and exported
-programs never unpickle code (item 1).
+"""`mlpm audit` scans what the framework would load, and exported programs never
+unpickle code.
 
 Each hostile file below makes the loader it targets create a marker file; the first test
 proves that with torch's own loaders, on copies that name another marker. Then the same
@@ -25,7 +25,7 @@ import pytest
 import tomli_w
 
 from mlpm.audit import scan_file
-from tests.conftest import run_mlpm
+from tests.conftest import needs, run_mlpm
 
 
 class Evil:
@@ -44,7 +44,7 @@ def n0_pickle(marker: Path) -> bytes:
 
 
 def torch_zip(obj) -> bytes:
-    import torch
+    torch = needs("torch")
 
     buffer = io.BytesIO()
     torch.save(obj, buffer)
@@ -68,7 +68,7 @@ def rewrite_zip(data: bytes, replace: dict[str, bytes], add: dict[str, bytes] | 
 
 
 def legacy_save(obj) -> bytes:
-    import torch
+    torch = needs("torch")
 
     buffer = io.BytesIO()
     torch.save(obj, buffer, _use_new_zipfile_serialization=False)
@@ -90,7 +90,7 @@ def legacy_tar(payload: bytes | None = None, claimed: int = 3) -> bytes:
     (or ``payload``)."""
     import struct
 
-    import torch
+    torch = needs("torch")
 
     storages = (pickle.dumps(1, protocol=2)
                 + pickle.dumps((0, "cpu", torch.FloatStorage), protocol=2)
@@ -129,7 +129,7 @@ def tar_fallback(marker: Path) -> bytes:
 
 
 def exported_program() -> bytes:
-    import torch
+    torch = needs("torch")
 
     module = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU()).eval()
     buffer = io.BytesIO()
@@ -166,7 +166,7 @@ def sympy_payload(marker: Path) -> bytes:
     """A dynamic-shape exported program whose first shape expression calls os.system:
     ``torch.export.load`` parses it with ``sympy.sympify``, which evaluates Python. No
     pickle at all."""
-    import torch
+    torch = needs("torch")
 
     module = torch.nn.Linear(4, 3).eval()
     program = torch.export.export(module, (torch.zeros(2, 4),),
@@ -184,7 +184,7 @@ def sympy_payload(marker: Path) -> bytes:
 
 def hostile_files(folder: Path, marker: Path) -> dict[str, tuple[str, bytes]]:
     """name -> (format, bytes) of every hostile case; each runs ``touch marker``."""
-    import torch
+    torch = needs("torch")
 
     clean_zip = torch_zip({"weight": torch.ones(2, 2)})
     ep = exported_program()
@@ -231,7 +231,7 @@ def test_each_hostile_file_really_runs_code_in_its_own_loader(tmp_path):
 
 
 def test_the_scanner_flags_every_case_and_reads_benign_files_clean(tmp_path):
-    import torch
+    torch = needs("torch")
 
     marker = tmp_path / "PWNED"
     for name, (fmt, data) in hostile_files(tmp_path, marker).items():
@@ -273,7 +273,7 @@ def publish_file(registry_root: Path, folder: Path, name: str, fmt: str, data: b
 @pytest.fixture
 def installed(registry, project, tmp_path):
     """Every hostile case and four benign real files, published and installed."""
-    import torch
+    torch = needs("torch")
 
     marker = tmp_path / "PWNED"
     files = hostile_files(tmp_path, marker)
@@ -369,7 +369,7 @@ def test_loading_refuses_every_hostile_file_and_the_payload_never_runs(installed
 def test_a_hostile_exported_program_is_refused_by_the_loader_itself(tmp_path):
     """The adapter refuses on its own, whatever gate runs before it, and names the member;
     a real exported program still loads and runs."""
-    import torch
+    torch = needs("torch")
 
     from mlpm.errors import UnsafeModel
     from mlpm.frameworks.torch import load_exported_program
@@ -388,7 +388,7 @@ def test_a_hostile_exported_program_is_refused_by_the_loader_itself(tmp_path):
 def test_ambiguous_zips_and_unreadable_pickles_are_findings_not_silence(tmp_path):
     """"Cannot tell" is a finding: a member twice, a zip that does not start at byte 0,
     a data.pkl that is not a pickle, a legacy tar whose records run off the end."""
-    import torch
+    torch = needs("torch")
 
     clean = torch_zip({"w": torch.ones(2)})
     with zipfile.ZipFile(io.BytesIO(clean)) as archive:
@@ -436,7 +436,7 @@ _ZIP_HEADER_ONLY = b"PK\x03\x04" + bytes(26)
 def test_a_state_dict_torch_cannot_read_is_refused_in_one_sentence(tmp_path):
     from mlpm.errors import ModelLoadError
     from mlpm.frameworks.torch import load_state_dict
-    from tests.conftest import make_torchscript
+    from tests.models import make_torchscript
 
     make_torchscript(tmp_path / "script.pt", 1)
     with pytest.raises(ModelLoadError, match=r"^this file is not a state dict torch can load "

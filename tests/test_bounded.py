@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import assert_clean_error, publish, run_mlpm
+from conftest import assert_clean_error, needs, publish, run_mlpm
 
 from mlpm.registry.records import index_path
 
@@ -308,7 +308,7 @@ def test_a_plain_http_redirect_is_followed(hostile, tiny_registry, project):
 
 def make_log_onnx(path: Path) -> Path:
     """y = log(x): NaN for x < 0, -Infinity for x = 0."""
-    import onnx
+    onnx = needs("onnx")
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_clean_error, make_onnx, publish, run_mlpm
+from tests.conftest import assert_clean_error, needs, publish, run_mlpm
+from tests.models import make_onnx
 from tests.test_hub_packages import make_hub_package
 
 
@@ -32,7 +33,7 @@ def _onnx_variant(source: Path, target: Path, *, activation: str | None = None,
                   renamed: bool = False) -> Path:
     """The same weights and signature: with the output passed through ``activation``, or
     with new doc strings and node names only (what a re-export does)."""
-    import onnx
+    onnx = needs("onnx")
     from onnx import helper
 
     model = onnx.load(str(source))
@@ -73,8 +74,8 @@ def test_an_onnx_graph_change_with_the_same_weights_needs_a_minor(registry, tmp_
 
 
 def test_published_graphs_really_differ_where_the_digest_says(tmp_path):
-    import numpy as np
-    import onnxruntime as ort
+    np = needs("numpy")
+    ort = needs("onnxruntime")
 
     base = make_onnx(tmp_path / "v1.onnx", 1)
     sigmoid = _onnx_variant(base, tmp_path / "sig.onnx", activation="Sigmoid")
@@ -97,7 +98,7 @@ def _torch_files(tmp_path: Path, fmt: str) -> dict[str, Path]:
     the same process, so TorchScript mangles its class names), once a sigmoid forward."""
     import warnings
 
-    import torch
+    torch = needs("torch")
 
     class Net(torch.nn.Module):
         def __init__(self):

@@ -5,6 +5,7 @@ file that must not appear), that nothing was left behind, and what the user is t
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_clean_error, make_onnx, make_torchscript, run_mlpm
+from tests.conftest import assert_clean_error, needs, run_mlpm
+from tests.models import make_onnx, make_torchscript
 
 # -- the hostile models, built here ---------------------------------------------------------
 
@@ -26,7 +28,7 @@ def evil_torchscript(path: Path, marker: Path) -> Path:
     with torch.save and reads it back with torch.from_file."""
     import warnings
 
-    import torch
+    torch = needs("torch")
 
     class Evil(torch.nn.Module):
         def __init__(self, target: str):
@@ -59,7 +61,7 @@ def evil_torchscript(path: Path, marker: Path) -> Path:
 
 def exported_program(path: Path) -> Path:
     """A real torch.export archive of a Linear layer."""
-    import torch
+    torch = needs("torch")
 
     torch.manual_seed(0)
     program = torch.export.export(torch.nn.Linear(4, 3).eval(), (torch.zeros(2, 4),))
@@ -144,6 +146,8 @@ for name, cls in (("writer", Writer), ("checkpointer", Checkpointer), ("benign",
 def savedmodels(tmp_path_factory):
     """Three SavedModels (writes a file / writes a checkpoint / benign), built in a
     subprocess so that this test process never imports TensorFlow."""
+    if importlib.util.find_spec("tensorflow") is None:
+        needs("tensorflow")  # skips
     root = tmp_path_factory.mktemp("savedmodels")
     marker = root / "tf-marker"
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
@@ -208,6 +212,7 @@ def trusted_file(isolated: Path) -> Path:
 
 @pytest.fixture
 def evil_ts(registry, project, tmp_path):
+    needs("torch")
     marker = tmp_path / "ts-marker"
     model = evil_torchscript(tmp_path / "build" / "model.pt", marker)
     onnx = make_onnx(tmp_path / "build" / "model.onnx", 1)
@@ -299,7 +304,7 @@ def test_trusted_torchscript_with_file_operators_is_refused_unless_allowed(evil_
 
 
 def test_benign_torchscript_loads_once_trusted(registry, project, tmp_path, monkeypatch):
-    import torch
+    torch = needs("torch")
 
     import mlpm
     from mlpm.trust import UntrustedCode
@@ -411,7 +416,7 @@ def test_exported_program_with_a_code_pickle_is_refused(registry, project, tmp_p
 
 
 def test_benign_exported_program_loads_once_trusted(registry, project, tmp_path):
-    import torch
+    torch = needs("torch")
 
     import mlpm
 

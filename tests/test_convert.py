@@ -12,7 +12,6 @@ import textwrap
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from mlpm.convert import (
@@ -26,11 +25,13 @@ from mlpm.convert import (
     formats_for_context,
 )
 from mlpm.store import Store, file_sha256
-from tests import convert_models as models
-from tests.conftest import ROOT, make_onnx
+from tests import models
+from tests.conftest import ROOT, needs
+from tests.models import make_onnx
 
-torch = pytest.importorskip("torch")
-ort = pytest.importorskip("onnxruntime")
+np = needs("numpy")
+torch = needs("torch")
+ort = needs("onnxruntime")
 
 
 def _isolated_env(folder: Path) -> dict[str, str]:
@@ -149,7 +150,7 @@ def test_a_missing_converter_is_named_with_its_pip_package(tmp_path):
         sys.meta_path.insert(0, NoOnnxscript())
         from mlpm.convert import Source, convert, ConversionError
         from mlpm.store import Store
-        from tests import convert_models as models
+        from tests import models
         try:
             convert(Source("torch", models.CNN_DIGEST, load_module=models.cnn,
                            label="cnn@1.0.0"), "onnx", store=Store({str(tmp_path)!r}))
@@ -224,7 +225,7 @@ def test_a_cached_conversion_is_reused_without_calling_the_converter(store):
         import json, sys
         from mlpm.convert import Source, convert
         from mlpm.store import Store
-        from tests import convert_models as models
+        from tests import models
         def never():
             raise SystemExit("the model was loaded: the conversion was not reused")
         conv = convert(Source("torch", models.CNN_DIGEST, load_module=never,
@@ -287,7 +288,7 @@ def test_a_model_torch_export_rejects_gives_the_converters_reason(store):
         assert message.startswith("torch.export cannot capture branchy@1.0.0, so it cannot be "
                                   "converted: GuardOnDataDependentSymNode: Could not guard on "
                                   "data-dependent expression")
-        assert "convert_models.py:" in message and "if pixels.sum() > 0:" in message
+        assert "models.py:" in message and "if pixels.sum() > 0:" in message
     # tracing would silently keep one branch: refused too, with torch's warning
     with pytest.raises(ConversionError, match="torch.jit.trace cannot convert branchy@1.0.0 "
                                               "faithfully: Converting a tensor to a Python "
@@ -336,7 +337,7 @@ def test_two_processes_converting_at_once_make_one_entry(store):
         import json
         from mlpm.convert import Source, convert
         from mlpm.store import Store
-        from tests import convert_models as models
+        from tests import models
         conv = convert(Source("torch", models.CNN_DIGEST, load_module=models.cnn,
                               signatures=[models.CNN_SIGNATURE], label="cnn@1.0.0"),
                        "onnx", store=Store({str(store.root)!r}))
@@ -360,14 +361,14 @@ def test_two_processes_converting_at_once_make_one_entry(store):
 
 
 def _signature_outputs(folder: Path, signature: str, x: np.ndarray) -> dict:
-    import tensorflow as tf
+    tf = needs("tensorflow")
 
     outputs = tf.saved_model.load(str(folder)).signatures[signature](x=tf.constant(x))
     return {name: value.numpy() for name, value in outputs.items()}
 
 
 def test_savedmodel_to_tflite_keeps_both_signatures(files, store):
-    tf = pytest.importorskip("tensorflow")
+    tf = needs("tensorflow")
     conv = convert(savedmodel_source(files), "tflite", store=store)
 
     assert conv.format == "tflite" and conv.path == conv.entry  # one file per signature
@@ -404,7 +405,7 @@ def test_savedmodel_to_tflite_keeps_both_signatures(files, store):
 
 
 def test_savedmodel_to_onnx_with_tf2onnx(files, store):
-    pytest.importorskip("tf2onnx")
+    needs("tf2onnx")
     conv = convert(savedmodel_source(files), "onnx", store=store)
 
     assert conv.signature_files == {"features": "features.onnx",

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import tomli_w
 
-from tests.conftest import assert_clean_error, make_onnx, make_torchscript, run_mlpm
+from tests.conftest import assert_clean_error, run_mlpm
+from tests.models import make_onnx, make_torchscript
 
 # Each starts with https://github.com/pytorch/vision/ but is not a file of that repo.
 BORROWED = [

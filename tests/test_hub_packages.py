@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import assert_clean_error, run_mlpm
+from tests.conftest import assert_clean_error, needs, run_mlpm
 
 HUBCONF = '''
 """A small hub repo written the way public ones are."""
@@ -67,7 +67,7 @@ def build_cnn(channels=2):
 def make_hub_package(folder: Path, version: str = "1.0.0", seed: int = 0,
                      extra_hubconf: str = "") -> tuple[Path, Path]:
     """A package dir: hub/ (hubconf.py + models.py), the weights file, and mlpm.toml."""
-    import torch
+    torch = needs("torch")
 
     hub = folder / "hub"
     hub.mkdir(parents=True)
@@ -167,7 +167,7 @@ def test_untrusted_hub_code_is_refused_when_not_interactive(hub_app, registry):
 
 def test_trusted_hub_package_loads_weights_only_from_the_store(hub_app, registry, isolated,
                                                                monkeypatch):
-    import torch
+    torch = needs("torch")
 
     project, weights, _ = hub_app
     assert run_mlpm("trust", f"{registry.url}#example/tinyhub", cwd=project).code == 0

@@ -20,6 +20,7 @@ from mlpm.interface import onnx as onnx_reader
 from mlpm.interface import protobuf as pb
 from mlpm.interface import savedmodel
 from mlpm.interface.protobuf import InvalidModelFile
+from tests.conftest import needs
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAMEWORKS = ("tensorflow", "onnx", "onnxruntime", "torch", "google.protobuf", "numpy",
@@ -45,7 +46,7 @@ def framework_home(tmp_path_factory):
 
 def _tf_signatures(path: Path) -> list[dict]:
     """What TensorFlow itself says the signatures are, in read_signatures' shape."""
-    import tensorflow as tf
+    tf = needs("tensorflow")
 
     def spec(name, tensor_spec):
         shape = None if tensor_spec.shape.rank is None else tensor_spec.shape.as_list()
@@ -72,7 +73,7 @@ def _tf_signatures(path: Path) -> list[dict]:
 def saved_models(framework_home, tmp_path_factory):
     """Real SavedModels, built once: two signatures (twice, then retrained), unknown rank,
     TF1 with two meta graphs, Keras; with what TensorFlow reports for each."""
-    import tensorflow as tf
+    tf = needs("tensorflow")
 
     folder = tmp_path_factory.mktemp("savedmodels")
 
@@ -181,7 +182,7 @@ def test_tf1_model_is_read_from_its_serve_meta_graph(saved_models):
 
 
 def test_dtype_names_match_tensorflow(saved_models):
-    import tensorflow as tf
+    tf = needs("tensorflow")
 
     for number, name in savedmodel.DTYPES.items():
         assert tf.as_dtype(number).name == name
@@ -223,7 +224,8 @@ def test_reading_imports_no_framework(saved_models, onnx_models):
 
 def _helper_model(weight: float = 0.5, doc: str = "", producer: str = ""):
     """Several dtypes, symbolic and unnamed dims, an initializer listed as an input too."""
-    import numpy as np
+    np = needs("numpy")
+    needs("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     value = helper.make_tensor_value_info
@@ -263,7 +265,7 @@ def _helper_model(weight: float = 0.5, doc: str = "", producer: str = ""):
 
 
 def _save(model, path: Path, check: bool = True, **options) -> Path:
-    import onnx
+    onnx = needs("onnx")
 
     if check:
         onnx.checker.check_model(model)
@@ -275,8 +277,8 @@ def _save(model, path: Path, check: bool = True, **options) -> Path:
 def onnx_models(framework_home, tmp_path_factory):
     """ONNX files: helper-built variants (redocumented, retrained, re-encoded) and a torch
     export with a dynamic batch dim, built once."""
-    import onnx
-    import torch
+    onnx = needs("onnx")
+    torch = needs("torch")
 
     folder = tmp_path_factory.mktemp("onnx")
     paths = {"helper": _save(_helper_model(), folder / "helper.onnx"),
@@ -324,8 +326,8 @@ def onnx_models(framework_home, tmp_path_factory):
 
 def _ort_interface(path: Path) -> dict:
     """What onnxruntime says the model takes and gives, in read_interface's shape."""
-    import onnx
-    import onnxruntime
+    onnx = needs("onnx")
+    onnxruntime = needs("onnxruntime")
 
     def tensor(arg):
         element = arg.type.removeprefix("tensor(").removesuffix(")")
@@ -357,7 +359,7 @@ def test_helper_model_reads_as_onnxruntime_reports_it(onnx_models):
 def test_torch_export_reads_as_onnxruntime_reports_it(onnx_models):
     found = onnx_reader.read_interface(str(onnx_models["torch"]))
     assert found == _ort_interface(onnx_models["torch"])
-    import torch
+    torch = needs("torch")
 
     assert found["producer"] == f"pytorch {torch.__version__}"
     signature = found["signatures"][0]
@@ -368,6 +370,7 @@ def test_torch_export_reads_as_onnxruntime_reports_it(onnx_models):
 
 
 def test_unknown_rank_and_container_types_are_spelled_out(tmp_path):
+    needs("onnx")
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(
@@ -391,6 +394,7 @@ def test_unknown_rank_and_container_types_are_spelled_out(tmp_path):
 
 
 def test_onnx_dtype_names_match_numpy():
+    needs("onnx")
     from onnx import helper
 
     for number, name in onnx_reader.DTYPES.items():
@@ -411,7 +415,8 @@ def test_onnx_weights_digest_ignores_metadata_and_encoding_not_values(onnx_model
 
 def test_narrow_dtypes_in_int32_data_digest_like_raw_data(tmp_path):
     """onnx stores float16 / int8 / uint16 one per int32_data entry: same values, same digest."""
-    import numpy as np
+    np = needs("numpy")
+    needs("onnx")
     from onnx import TensorProto, helper
 
     def digest(raw: bool, int8: list[int]) -> str:
@@ -431,7 +436,7 @@ def test_narrow_dtypes_in_int32_data_digest_like_raw_data(tmp_path):
 
 
 def test_torch_export_digest_follows_the_weights(onnx_models, tmp_path):
-    import onnx
+    onnx = needs("onnx")
 
     original = onnx_reader.weights_digest(onnx_models["torch"])
     model = onnx.load(str(onnx_models["torch"]))
@@ -447,7 +452,7 @@ def test_torch_export_digest_follows_the_weights(onnx_models, tmp_path):
 def test_external_data_must_exist_and_stay_in_the_model_folder(onnx_models, tmp_path):
     import shutil
 
-    import onnx
+    onnx = needs("onnx")
 
     folder = tmp_path / "moved"
     folder.mkdir()
@@ -484,6 +489,7 @@ def test_fields_decode_what_protobuf_encodes(ints, floats, name):
     """The reader agrees with Google's protobuf on negatives, packed and fixed fields."""
     import struct
 
+    needs("onnx")
     from onnx import TensorProto
 
     tensor = TensorProto(name=name, int64_data=ints, float_data=floats, dims=[-1, 2**40])

@@ -6,10 +6,12 @@ import json
 import tomllib
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tests.conftest import assert_clean_error, make_onnx, publish, run_mlpm
+from tests.conftest import assert_clean_error, needs, publish, run_mlpm
+from tests.models import make_onnx
+
+np = needs("numpy")
 
 
 def manifest(project: Path) -> dict:
@@ -47,7 +49,7 @@ def outputs(session, batch: np.ndarray) -> np.ndarray:
 
 
 def expected(model_file: Path, batch: np.ndarray) -> np.ndarray:
-    import onnxruntime
+    onnxruntime = needs("onnxruntime")
 
     return onnxruntime.InferenceSession(str(model_file)).run(None, {"x": batch})[0]
 
@@ -358,9 +360,9 @@ def test_cache_commands(tiny, project, isolated):
 
 
 def test_torchscript_packages_load_as_torch_modules(registry, project, tmp_path, monkeypatch):
-    import torch
+    torch = needs("torch")
 
-    from tests.conftest import make_torchscript
+    from tests.models import make_torchscript
 
     file = make_torchscript(tmp_path / "lin.pt", weights_seed=3)
     publish(registry.root, file, "lin", "0.1.0")

@@ -1,4 +1,4 @@
-"""Network faults (issue 5, trial 3): a misbehaving registry on loopback (tests/faults.py).
+"""Network faults: a misbehaving registry on loopback (tests/faults.py).
 
 Every fault kind is tried twice: passing (the first two requests fail, then the server
 behaves) and permanent (every request fails). Passing faults are retried with a growing
@@ -26,8 +26,9 @@ import pytest
 
 import mlpm.fetch
 from mlpm.store import Store
-from tests.conftest import make_onnx, publish, run_mlpm
+from tests.conftest import publish, run_mlpm
 from tests.faults import FaultServer, run_cli
+from tests.models import make_onnx
 
 BACKOFF = 0.1
 READ_TIMEOUT = 0.5

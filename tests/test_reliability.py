@@ -1,8 +1,9 @@
-"""Reliability trials (issue 5): concurrency, crashes, integrity, disk full / read-only.
+"""Reliability: concurrent runs, crashes at any point, integrity, disk full / read-only.
 
-Network faults are in tests/test_rel_network.py, hostile packages and input in
-tests/test_rel_hostile.py, hostile archives in tests/test_archive.py. The figures these
-trials measure are written down in docs/reliability.md. Every random choice is seeded.
+Network faults are in tests/test_rel_network.py, hostile packages and names in
+tests/test_rel_hostile.py, generated hostile input in tests/test_fuzz.py, hostile archives
+in tests/test_archive.py. The figures these tests measure are written down in
+docs/reliability.md. Every random choice is seeded.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import pytest
 
 from mlpm.project import Lock, Project
 from mlpm.store import Store
-from tests.conftest import MLPM, make_onnx, publish, run_mlpm
+from tests.conftest import MLPM, needs, publish, run_mlpm
 from tests.faults import FaultServer, Zygote, run_cli
+from tests.models import make_onnx
 
 # -- helpers ------------------------------------------------------------------------------------
 
@@ -342,7 +344,7 @@ def test_convert_killed_at_random_points(registry, project, tmp_path):
     """An exported program converted to TorchScript (torch.jit + a parity check, torch
     only). The zygote converts once before forking (torch warmed up, one thread), so a
     trial's run takes ~0.1 s instead of ~3 s in a fresh process."""
-    import torch
+    torch = needs("torch")
 
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU()).eval()

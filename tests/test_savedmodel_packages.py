@@ -11,10 +11,12 @@ import tarfile
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tests.conftest import assert_clean_error, make_onnx, publish, run_mlpm
+from tests.conftest import assert_clean_error, needs, publish, run_mlpm
+from tests.models import make_onnx
+
+np = needs("numpy")
 
 
 def build_savedmodel(folder: Path, seed: int = 0, extra_signature: bool = False) -> Path:
@@ -77,6 +79,7 @@ def package_dir(folder: Path, version: str, seed: int = 0, extra_signature: bool
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
+    needs("tensorflow")
     root = tmp_path_factory.mktemp("savedmodels")
     return {
         "1.0.0": package_dir(root / "v100", "1.0.0"),

@@ -15,10 +15,12 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tests.conftest import ROOT, make_onnx
+from tests.conftest import ROOT, needs
+from tests.models import make_onnx
+
+np = needs("numpy")
 
 LINEAR_SERVER = """
 import sys
@@ -111,7 +113,7 @@ class Server:
 
 def run_onnx(path: Path, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
     """What onnxruntime itself computes for ``feeds``: the values the server must return."""
-    import onnxruntime
+    onnxruntime = needs("onnxruntime")
 
     return onnxruntime.InferenceSession(str(path)).run(None, feeds)
 
@@ -119,7 +121,7 @@ def run_onnx(path: Path, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
 def make_two_in_two_out(path: Path) -> Path:
     """A real ONNX model with inputs a (float32 [batch, 3]) and count (int64 [batch, 1]) and
     outputs total = a @ W + count (float32 [batch, 2]) and doubled = 2a (float32 [batch, 3])."""
-    import onnx
+    onnx = needs("onnx")
     from onnx import TensorProto, helper, numpy_helper
 
     w = np.random.default_rng(7).standard_normal((3, 2)).astype(np.float32)
@@ -146,7 +148,7 @@ def make_two_in_two_out(path: Path) -> Path:
 def make_reshaper(path: Path) -> Path:
     """A real ONNX model that reshapes ``data`` to ``shape``: it fails inside ONNX Runtime
     when the element counts differ, which is how a model fails on the server."""
-    import onnx
+    onnx = needs("onnx")
     from onnx import TensorProto, helper
 
     graph = helper.make_graph(
@@ -445,7 +447,7 @@ def test_a_signal_stops_the_server_cleanly(models, signum):
 
 
 def test_a_torch_module_is_served_with_its_declared_signature(tmp_path):
-    import torch
+    torch = needs("torch")
 
     class Net(torch.nn.Module):
         def __init__(self):
@@ -512,7 +514,7 @@ def test_runner_metadata_and_predict_in_python(models):
 
 
 def test_string_tensors_go_through_as_strings(tmp_path):
-    import onnx
+    onnx = needs("onnx")
     from onnx import TensorProto, helper
 
     from mlpm.serve import OnnxRunner, RequestError, predict_json
@@ -536,7 +538,7 @@ def test_a_savedmodel_signature_is_served_in_process(tmp_path):
     """make_server in a thread, with a SavedModel signature function read by itself."""
     import threading
 
-    tf = pytest.importorskip("tensorflow")
+    tf = needs("tensorflow")
     from mlpm.serve import SavedModelRunner, make_server
 
     class Halver(tf.Module):

@@ -11,7 +11,7 @@ import pytest
 from mlpm.errors import IntegrityError
 from mlpm.fetch import fetch_blob
 from mlpm.store import Store
-from tests.conftest import publish, run_mlpm
+from tests.conftest import needs, publish, run_mlpm
 
 
 def test_concurrent_installs_fetch_each_blob_once(registry, model_files, tmp_path):
@@ -77,7 +77,7 @@ def test_blobs_are_read_only_and_prune_keeps_what_projects_use(tmp_path):
 
 
 def test_exported_programs_load_as_runnable_modules(registry, project, tmp_path, monkeypatch):
-    import torch
+    torch = needs("torch")
 
     class Net(torch.nn.Module):
         def __init__(self):

@@ -941,9 +941,10 @@ def serve(directory: Path, host: str, port: int, quiet: bool) -> None:
       mlpm registry serve ./registry --host 0.0.0.0 --port 8700 --quiet   # for a team
     """
     from mlpm.errors import RegistryError
+    from mlpm.registry.layout import config_file
     from mlpm.registry.server import serve as run
 
-    if not (directory / "config.json").is_file():
+    if not config_file(directory).is_file():
         raise RegistryError(f"{directory} is not an mlpm registry (no config.json); publish into "
                             "it first with `mlpm publish FILE --registry DIR`.")
     try:
@@ -1003,9 +1004,9 @@ def _cache_entries(store) -> list[dict[str, Any]]:
                 formats.setdefault(art.sha256, set()).add(art.format)
                 files.setdefault(art.sha256, set()).add(art.path)
             for conv in pkg.conversions:
-                key = f"convert-{conv.get('key')}"
+                key = f"convert-{conv.key}"
                 packages.setdefault(key, set()).add(who)
-                formats.setdefault(key, set()).add(str(conv.get("format")))
+                formats.setdefault(key, set()).add(str(conv.format))
     rows = [{"kind": "blob", "id": b.sha256, "sha256": b.sha256, "size": b.size,
              "packages": sorted(packages.get(b.sha256, ())),
              "formats": sorted(formats.get(b.sha256, ())),

@@ -5,17 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mlpm.errors import MlpmError
-
-
-class ConversionError(MlpmError, ValueError):
-    """The conversion cannot be done: no such route, unknown input shapes, a converter
-    that is missing or that failed (with its own last error line)."""
-
-
-class ParityError(MlpmError, ValueError):
-    """The converted model's outputs differ from the original's by more than the
-    tolerance; the message gives the numbers, and nothing was kept."""
+# Re-exported for the converters; both are defined in mlpm.errors with every other error.
+from mlpm.errors import ConversionError as ConversionError
+from mlpm.errors import ParityError as ParityError
 
 
 def reason(exc: BaseException) -> str:
@@ -30,5 +22,8 @@ def reason(exc: BaseException) -> str:
         if match and "torch" not in Path(match.group(1)).parts:
             code = lines[i + 1] if i + 1 < len(lines) else ""
             where = f" (at {Path(match.group(1)).name}:{match.group(2)}: {code})"
-    out = f"{type(exc).__name__}: {first}{where}"
-    return out if len(out) <= 400 else out[:397] + "..."
+    head = f"{type(exc).__name__}: {first}"
+    room = max(400 - len(where), 120)  # the user's own line is the useful part: keep it whole
+    if len(head) > room:
+        head = head[:room - 3] + "..."
+    return head + where

@@ -13,9 +13,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-# Declared interface keys that describe the contract (the rest is kept as information).
-CONTRACT_KEYS = ("entrypoints", "default-entrypoint", "signatures", "preprocessing", "labels")
-
 
 def _declared(declared: dict | None) -> dict:
     """The publisher's [package.interface], with digits-style inputs/outputs as one signature."""

@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from mlpm import semver
-from mlpm.errors import MlpmError
+from mlpm.errors import InvalidVersionStep as InvalidVersionStep  # re-exported
 
 LEVELS = ("patch", "minor", "major")  # ascending: required_level takes the largest
 _RANK = {level: i for i, level in enumerate(LEVELS)}
@@ -56,10 +56,6 @@ _PO, _POK, _VARARGS, _KO, _VARKW = (
     "positional_only", "positional_or_keyword", "var_positional", "keyword_only", "var_keyword")
 _POSITIONAL = (_PO, _POK)
 _BY_KEYWORD = (_POK, _KO)
-
-
-class InvalidVersionStep(MlpmError, ValueError):
-    """A version step that does not go forwards (the new version is not newer)."""
 
 
 class InterfaceChange:

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from mlpm.errors import MlpmError
+from mlpm.errors import InvalidModelFile as InvalidModelFile  # re-exported
 
 VARINT, FIXED64, LENGTH, FIXED32 = 0, 1, 2, 5
 _MASK64 = (1 << 64) - 1
@@ -23,10 +23,6 @@ _MASK64 = (1 << 64) - 1
 
 class DecodeError(ValueError):
     """Bytes that are not a valid protobuf message (truncated, malformed, hostile)."""
-
-
-class InvalidModelFile(MlpmError, ValueError):
-    """A model file mlpm cannot read; the message names the file and the fix."""
 
 
 def varint(buf: memoryview, pos: int) -> tuple[int, int]:

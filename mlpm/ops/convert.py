@@ -12,7 +12,7 @@ import json
 
 from mlpm.errors import UsageError
 from mlpm.ops import Session
-from mlpm.project import Lock, LockedPackage, Project
+from mlpm.project import Lock, LockedConversion, LockedPackage, Project
 
 # Which published format a conversion prefers to start from, best first.
 _SOURCES = ("torch-hub", "exported-program", "torchscript", "savedmodel")
@@ -103,13 +103,13 @@ def ensure_converted(pkg: LockedPackage, target: str, session: Session, *,
     source = source_for(pkg, target, session, trust=trust, project=project)
     conv = convert(source, target, store=session.store, tolerance=tolerance,
                    input_shapes=input_shapes, signature=signature, progress=progress)
-    record = {"format": conv.format, "key": conv.key, "digest": conv.digest,
-              "signature": conv.signature, "converter": dict(sorted(conv.converter.items())),
-              "tolerance-asked": tolerance, "input-shapes": input_shapes,
-              "parity": {k: conv.parity.get(k) for k in ("max_abs", "max_rel", "tolerance",
-                                                          "samples")}}
+    record = LockedConversion(
+        format=conv.format, key=conv.key, digest=conv.digest, signature=conv.signature,
+        converter=dict(sorted(conv.converter.items())), tolerance_asked=tolerance,
+        input_shapes=input_shapes,
+        parity={k: conv.parity.get(k) for k in ("max_abs", "max_rel", "tolerance", "samples")})
     pkg.conversions = [c for c in pkg.conversions
-                       if (c.get("format"), c.get("signature")) != (conv.format, conv.signature)]
+                       if (c.format, c.signature) != (conv.format, conv.signature)]
     pkg.conversions.append(record)
     return conv
 
@@ -143,6 +143,6 @@ def convert_for_manifest(project: Project, lock: Lock, session: Session) -> None
         if pkg is None:
             continue
         target = wanted_format(pkg, options)
-        done = any(c.get("format") == target for c in pkg.conversions)
+        done = any(c.format == target for c in pkg.conversions)
         if target and not done and not any(a.format == target for a in pkg.artifacts):
             ensure_converted(pkg, target, session, project=project)

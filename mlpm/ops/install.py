@@ -36,7 +36,6 @@ class InstallResult:
         self.fetched_files = 0
         self.fetched_bytes = 0
         self.packages = packages
-        self.up_to_date = False
         self.notes: list[str] = []  # e.g. the interface changes an upgrade --latest crossed
         self.dry_run = False  # True: nothing was fetched or written; fetched_* is the plan
         self.unknown_sizes = 0  # files to fetch whose size the registry does not record
@@ -206,10 +205,10 @@ def _keep_conversions(session: Session, project: Project, old: Lock | None, new:
         if before is None or before.version == pkg.version or pkg.conversions:
             continue
         for conv in before.conversions:
-            if not any(a.format == conv["format"] for a in pkg.artifacts):
-                ensure_converted(pkg, conv["format"], session, signature=conv.get("signature"),
-                                 tolerance=conv.get("tolerance-asked"),
-                                 input_shapes=conv.get("input-shapes"))
+            if conv.format is not None and not any(a.format == conv.format
+                                                   for a in pkg.artifacts):
+                ensure_converted(pkg, conv.format, session, signature=conv.signature,
+                                 tolerance=conv.tolerance_asked, input_shapes=conv.input_shapes)
     if project.options:
         convert_for_manifest(project, new, session)
 
@@ -259,7 +258,6 @@ def _install(project: Project, specs: list[str] | None, *, session: Session, fro
                 if result.fetched_files or not session.store.refs_fresh(project.root,
                                                                         project.lock_path):
                     session.store.set_refs(project.root, project.lock_path, lock.references())
-                result.up_to_date = result.fetched_files == 0
                 return result
         for problem in problems:
             if problem.kind == REGISTRY:  # not repaired: which side is right is not known

@@ -20,6 +20,7 @@ from mlpm.registry import (
     bundled_path,
     canonical,
     init_registry_dir,
+    layout,
     open_registry,
 )
 from mlpm.registry.records import (
@@ -28,7 +29,6 @@ from mlpm.registry.records import (
     Artifact,
     Record,
     check_name,
-    index_path,
     parse_spec,
 )
 from mlpm.store import file_sha256, write_atomic
@@ -48,7 +48,7 @@ def _registry_dir(location: str) -> Path:
         )
     location = canonical(location)
     path = bundled_path() if location == BUNDLED else Path(location)
-    if path.exists() and any(path.iterdir()) and not (path / "config.json").is_file():
+    if path.exists() and any(path.iterdir()) and not layout.config_file(path).is_file():
         raise PublishError(f"{path} is not empty and is not an mlpm registry (no config.json); "
                            "choose an empty or new folder, or an existing registry.")
     init_registry_dir(path)
@@ -259,7 +259,7 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
     reg_dir = _registry_dir(registry)
     from filelock import FileLock
 
-    with FileLock(str(reg_dir / ".publish.lock")):
+    with FileLock(str(layout.publish_lock_file(reg_dir))):
         local = open_registry(str(reg_dir))
         assert isinstance(local, LocalRegistry)
         existing = local.records(name) if local.exists(name) else []
@@ -369,7 +369,7 @@ def _store_item(reg_dir: Path, item: _Item) -> Artifact:
 
 def _copy_in(reg_dir: Path, item: _Item, file: Path) -> Artifact:
     sha = file_sha256(file)
-    rel = f"artifacts/{sha[:2]}/{sha}"
+    rel = layout.artifact_rel(sha)
     dest = reg_dir / rel
     if not dest.is_file():
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -388,14 +388,14 @@ def _copy_in(reg_dir: Path, item: _Item, file: Path) -> Artifact:
 
 
 def _append_record(reg_dir: Path, record: Record, new_name: bool) -> None:
-    index_file = reg_dir / "index" / index_path(record.name)
+    index_file = layout.index_file(reg_dir, record.name)
     index_file.parent.mkdir(parents=True, exist_ok=True)
     before = index_file.read_text() if index_file.is_file() else ""
     if before and not before.endswith("\n"):
         before += "\n"
     write_atomic(index_file, before + record.to_line() + "\n")
     if new_name:
-        names_file = reg_dir / "names"
+        names_file = layout.names_file(reg_dir)
         names = set(names_file.read_text().split()) if names_file.is_file() else set()
         names.add(record.name)
         write_atomic(names_file, "\n".join(sorted(names)) + "\n")
@@ -409,14 +409,14 @@ def yank(spec: str, registry: str, *, undo: bool = False, reason: str | None = N
     reg_dir = _registry_dir(registry)
     from filelock import FileLock
 
-    with FileLock(str(reg_dir / ".publish.lock")):
+    with FileLock(str(layout.publish_lock_file(reg_dir))):
         local = open_registry(str(reg_dir))
         record = local.record(name, str(semver.parse_version(version)))
         record.yanked = not undo
         record.extra.pop("yanked-reason", None)
         if reason and not undo:  # shown to whoever asks for this version (docs/reference)
             record.extra["yanked-reason"] = reason
-        index_file = reg_dir / "index" / index_path(name)
+        index_file = layout.index_file(reg_dir, name)
         lines = [r.to_line() if r.version != record.version else record.to_line()
                  for r in local.records(name)]
         write_atomic(index_file, "\n".join(lines) + "\n")

@@ -165,7 +165,7 @@ def info(name_or_spec: str, *, session: Session, project: Project | None) -> dic
         "versions": [{"version": r.version, "yanked": r.yanked,
                       "published": r.get("published"), "size": r.size} for r in records],
         "dependents": lock.dependents(name) if lock else [],
-        "conversions": (lock.packages[name].conversions
+        "conversions": ([c.to_json() for c in lock.packages[name].conversions]
                         if lock and name in lock.packages
                         and lock.packages[name].version == chosen.version else []),
         "entrypoints": (chosen.get("interface") or {}).get("entrypoints", []),
@@ -204,7 +204,7 @@ def diff_versions(spec_a: str, spec_b: str, *, session: Session,
     return {
         "a": f"{a.name}@{a.version}", "b": f"{b.name}@{b.version}",
         "level": diff.required_level(changes),
-        "interface": [{"level": c.level, "kind": c.kind, "text": c.text} for c in changes],
+        "interface": [c.as_dict() for c in changes],
         "metrics": {k: [metrics_a.get(k), metrics_b.get(k)]
                     for k in sorted(set(metrics_a) | set(metrics_b))
                     if metrics_a.get(k) != metrics_b.get(k)},

@@ -17,12 +17,12 @@ import sys
 from pathlib import Path
 
 from mlpm.errors import DamagedIndex, InvalidName, PackageNotFound, RegistryError
+from mlpm.registry import layout
 from mlpm.registry.records import (
     MAX_INDEX_FILE_BYTES,
     Artifact,
     Record,
     check_name,
-    index_path,
     parse_index_file,
 )
 
@@ -181,7 +181,7 @@ class LocalRegistry(Registry):
 
     def _read_index(self, name: str) -> str | None:
         try:
-            with open(self.path / "index" / index_path(name), "rb") as fh:
+            with open(layout.index_file(self.path, name), "rb") as fh:
                 if os.fstat(fh.fileno()).st_size > MAX_INDEX_FILE_BYTES:  # never read it all
                     raise DamagedIndex(
                         f"the index file for '{name}' in the registry {self.display} is larger "
@@ -192,7 +192,7 @@ class LocalRegistry(Registry):
             return None
 
     def _read_names(self) -> list[str]:
-        names = self.path / "names"
+        names = layout.names_file(self.path)
         # A line of bad bytes becomes a name check_name refuses, not a failed read.
         raw = names.read_bytes() if names.is_file() else b""
         return raw.decode("utf-8", "surrogateescape").split()
@@ -223,11 +223,11 @@ class HttpRegistry(Registry):
         return text
 
     def _read_index(self, name: str) -> str | None:
-        return self._get("index/" + index_path(name))
+        return self._get(layout.index_rel(name))
 
     def _read_names(self) -> list[str]:
-        text = self._get("names")
-        if text is None and self._get("config.json") is None:
+        text = self._get(layout.NAMES_REL)
+        if text is None and self._get(layout.CONFIG_REL) is None:
             raise RegistryError(f"{self.location} is not an mlpm registry: it has no "
                                 "config.json; check the registry URL (the folder that holds "
                                 "config.json and index/).")
@@ -255,7 +255,7 @@ def open_registry(location: str, store=None, offline: bool = False) -> Registry:
             store = Store()
         return HttpRegistry(location, store, offline)
     path = bundled_path() if location == BUNDLED else Path(location)
-    if not (path / "config.json").is_file():
+    if not layout.config_file(path).is_file():
         if location == BUNDLED:
             raise RegistryError(
                 f"the bundled registry is missing at {path}; reinstall mlpm from its repository "
@@ -275,5 +275,5 @@ def init_registry_dir(path: Path) -> None:
     from mlpm.store import write_atomic
 
     path.mkdir(parents=True, exist_ok=True)
-    if not (path / "config.json").exists():
-        write_atomic(path / "config.json", json.dumps(CONFIG, indent=2) + "\n")
+    if not layout.config_file(path).exists():
+        write_atomic(layout.config_file(path), json.dumps(CONFIG, indent=2) + "\n")

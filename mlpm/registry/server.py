@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from mlpm.httpd import IDLE_TIMEOUT, MAX_CONNECTIONS, LimitedHandler, LimitedServer
+from mlpm.registry.layout import is_text_rel
 
 
 class RegistryRequestHandler(LimitedHandler):
@@ -89,7 +90,7 @@ class RegistryRequestHandler(LimitedHandler):
         length = end - start + 1
         self.send_response(status)
         rel = path.relative_to(self.server.root).as_posix()
-        text = rel.startswith("index/") or rel in ("names", "config.json")
+        text = is_text_rel(rel)
         self.send_header("Content-Type", "text/plain; charset=utf-8" if text
                          else "application/octet-stream")
         self.send_header("Content-Length", str(length))

@@ -72,6 +72,8 @@ class ModelRequestHandler(LimitedHandler):
 
     server_version = "mlpm-serve/1"
     protocol_version = "HTTP/1.1"
+    server: ModelServer
+    raw_requestline: bytes  # set by the stdlib's handle_one_request, before parse_request
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 (stdlib signature)
         if self.server.verbose:
@@ -81,7 +83,7 @@ class ModelRequestHandler(LimitedHandler):
         """The request line and headers, as the stdlib's parse_request reads them but
         without the email package's parser, a tenth of a small request's cost. HTTP/0.9
         is not spoken; a folded (obsolete) header line is refused."""
-        self.command = None
+        self.command = None  # type: ignore[assignment]  # as the stdlib's parse_request does
         self.request_version = self.default_request_version
         self.close_connection = True
         self.requestline = requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
@@ -123,7 +125,8 @@ class ModelRequestHandler(LimitedHandler):
         else:
             self.send_error(431, f"More than {_MAX_HEADERS} headers")
             return False
-        self.headers = headers
+        # a dict stands in for email.message.Message: handlers use only .get and `in`
+        self.headers = headers  # type: ignore[assignment]
         connection = headers.get("connection", "").lower()
         self.close_connection = connection == "close" or (
             number[1] == "0" and connection != "keep-alive")
@@ -140,7 +143,7 @@ class ModelRequestHandler(LimitedHandler):
     do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
 
     def _handle(self) -> None:
-        server: ModelServer = self.server
+        server = self.server
         self._body_read = False
         self._admitted: int | None = None
         server.begin()
@@ -299,6 +302,7 @@ class ModelServer(LimitedServer):
 
     busy_type = "application/json"
     queue_wait = QUEUE_WAIT
+    server_address: tuple[str, int] | tuple[str, int, int, int]  # AF_INET or AF_INET6
 
     def __init__(self, runner: Runner, host: str = "127.0.0.1", port: int = 0,
                  handler: type[BaseHTTPRequestHandler] = ModelRequestHandler,

@@ -120,7 +120,9 @@ def _report(space: Namespace, filename: str) -> dict:
     restrict = space.all_names if space.all_names is not None and not space.all_dynamic else None
     if space.all_dynamic:
         notes.append(f"{space.all_dynamic}: every public callable is listed instead")
-    entries, left_out, hidden = [], [], []
+    entries: list[dict] = []
+    left_out: list[str] = []
+    hidden: list[str] = []
     for name, binding in space.bindings.items():
         if name.startswith("_") or name == "dependencies":
             continue
@@ -150,7 +152,8 @@ def _report(space: Namespace, filename: str) -> dict:
 
 def _entry(space: Namespace, name: str, binding: Binding, target: Target) -> dict:
     source = {"def": "def", "class": "def", "import": "import"}.get(binding.how, "assign")
-    if binding.how == "assign" and isinstance(binding.node, ast.Name) and binding.via is None:
+    alias = binding.node if isinstance(binding.node, ast.Name) else None
+    if binding.how == "assign" and alias is not None and binding.via is None:
         source = "alias"
     known = target.kind in ("function", "class") and target.params is not None
     notes = ["class"] if target.kind == "class" else []
@@ -160,8 +163,8 @@ def _entry(space: Namespace, name: str, binding: Binding, target: Target) -> dic
             notes.append(f"imported by `from {binding.modules[0]} import *`")
         if target.where and target.kind in ("function", "class"):
             notes.append(f"defined in {target.where}")
-    elif source == "alias" and target.kind in ("function", "class"):
-        notes.append(f"another name for {ast.unparse(binding.node)}")
+    elif source == "alias" and alias is not None and target.kind in ("function", "class"):
+        notes.append(f"another name for {ast.unparse(alias)}")
     if binding.via and binding.how != "import":
         notes.append(binding.via)
     if binding.conditions:

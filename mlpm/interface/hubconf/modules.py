@@ -213,5 +213,6 @@ def _static_path(e: ast.expr, hubconf: Path, root: Path,
         return first
     if name in ("os.path.join", "join"):
         parts = [const_str(a) for a in e.args[1:]]
-        return first.joinpath(*parts) if None not in parts else None
+        strs = [p for p in parts if p is not None]
+        return first.joinpath(*strs) if len(strs) == len(parts) else None
     return None

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
         """What a namespace asks of the repository it is read in (modules.py's
         ``Repository``), named here so that namespace.py does not import modules.py."""
 
-        resolve: object | None
+        @property
+        def resolve(self) -> object | None: ...  # a ModuleResolver, or None: no sources
         broken: dict[str, str]
         memo: dict[int, Target]
         active: set[int]
@@ -162,7 +163,7 @@ class Namespace:
                     self._unbind(name, line)
         elif isinstance(s, ast.If):
             self._if(s, conds)
-        elif isinstance(s, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+        elif isinstance(s, (ast.Try, ast.TryStar)):
             # handlers first so that the try body, the usual outcome, is the last binding
             for handler in s.handlers:
                 kind = ast.unparse(handler.type) if handler.type else "any exception"
@@ -276,6 +277,7 @@ class Namespace:
                                              via=f"set with `{ast.unparse(target)} = ...`"))
 
     def _augment(self, s: ast.AugAssign, conds: tuple[str, ...]) -> None:
+        assert isinstance(s.target, ast.Name)  # the caller only passes `name += ...`
         name = s.target.id
         if name == "__all__":
             more = const_strs(s.value)
@@ -313,8 +315,9 @@ class Namespace:
     def _for(self, s: ast.For | ast.AsyncFor, conds: tuple[str, ...]) -> None:
         items = self._literal_items(s.iter)
         if items is not None and not breaks(s.body):
-            mappings = [match_target(s.target, item) for item in items]
-            if all(m is not None for m in mappings):
+            found = [match_target(s.target, item) for item in items]
+            mappings = [m for m in found if m is not None]
+            if len(mappings) == len(found):
                 # a loop over a literal table: unroll it, so `globals()[name] = ...` is known
                 for item, mapping in zip(items, mappings, strict=True):
                     body = [Substitute(mapping).visit(copy.deepcopy(st)) for st in s.body]
@@ -333,24 +336,26 @@ class Namespace:
         if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
             items = list(node.elts)
         elif isinstance(node, ast.Dict) and None not in node.keys:
-            items = list(node.keys)
+            items = [k for k in node.keys if k is not None]
         elif isinstance(node, ast.Name) and depth < 3:
             binding = self.lookup(node.id)
-            if binding is None or binding.how != "assign":
+            if binding is None or binding.how != "assign" or not isinstance(binding.node,
+                                                                            ast.expr):
                 return None
             return self._literal_items(binding.node, depth + 1)
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
               and not node.args and not node.keywords
               and node.func.attr in ("items", "keys", "values")):
-            base = node.func.value
+            base: ast.AST | None = node.func.value
             if isinstance(base, ast.Name) and depth < 3:
                 binding = self.lookup(base.id)
                 base = binding.node if binding is not None and binding.how == "assign" else None
             if not isinstance(base, ast.Dict) or None in base.keys:
                 return None
-            pairs = {
-                "keys": base.keys, "values": base.values,
-                "items": [ast.Tuple([k, v], ast.Load()) for k, v in zip(base.keys, base.values,
+            keys = [k for k in base.keys if k is not None]
+            pairs: dict[str, list[ast.expr]] = {
+                "keys": keys, "values": base.values,
+                "items": [ast.Tuple([k, v], ast.Load()) for k, v in zip(keys, base.values,
                                                                         strict=True)],
             }
             items = list(pairs[node.func.attr])
@@ -405,7 +410,7 @@ class Namespace:
                 else:
                     self.all_names.extend(more)
             elif owner == "dependencies" and method in ("append", "extend", "insert", "remove"):
-                extra = None
+                extra: ast.expr | None = None
                 if method == "append" and len(call.args) == 1:
                     extra = ast.List(call.args, ast.Load())
                 elif method == "extend" and len(call.args) == 1:
@@ -436,16 +441,22 @@ class Namespace:
         return result
 
     def _interpret(self, b: Binding, hops: int) -> Target:
+        # a def binding holds its def statement, a class binding its class statement, an
+        # import binding the imported name, an assign binding the assigned expression
         if b.how == "def":
+            assert isinstance(b.node, (ast.FunctionDef, ast.AsyncFunctionDef))
             return function_target(self, b.node, b.seq, hops)
         if b.how == "class":
+            assert isinstance(b.node, ast.ClassDef)
             return class_target(self, b.node, b.seq, hops)
         if b.how == "module":
             return Target("module", module=b.modules[0])
         if b.how in ("import", "assign"):
             if b.how == "import":
+                assert b.attr is not None
                 result = self.ctx.lookup(b.modules, b.attr, hops + 1)
             else:
+                assert isinstance(b.node, ast.expr)
                 result = self.expr(b.node, b.seq, hops)
             if result.kind == "unknown" and is_constant_name(b.name):
                 note = (f"{b.name} (line {b.line}) is taken as a constant by its UPPER_CASE "
@@ -479,7 +490,7 @@ class Namespace:
             return f"{self.where()}.{expr.id}"
         if binding.how == "assign" and isinstance(binding.node, (ast.Name, ast.Attribute)):
             return self.origin(binding.node, binding.seq, hops + 1)
-        if binding.how != "import":
+        if binding.how != "import" or binding.attr is None:  # an import binds a name
             return None
         for module in binding.modules:
             space = self.ctx.space(module)

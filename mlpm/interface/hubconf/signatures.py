@@ -15,17 +15,9 @@ from mlpm.interface.hubconf.targets import Target, unknown
 
 TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
 if TYPE_CHECKING:
-    from typing import Protocol
-
-    class Namespace(Protocol):
-        """What reading a signature asks of the namespace it is read in (namespace.py's
-        ``Namespace``), named here so that signatures.py does not import namespace.py."""
-
-        def where(self) -> str: ...
-
-        def origin(self, expr: ast.expr, seq: int | None, hops: int) -> str | None: ...
-
-        def expr(self, e: ast.expr, seq: int | None, hops: int) -> Target: ...
+    # what reading a signature asks of the namespace it is read in, as a Protocol, so that
+    # signatures.py does not import namespace.py
+    from mlpm.interface.hubconf.targets import Namespace
 
 _MAX_CLASS_DEPTH = 8  # base classes followed to find a constructor
 
@@ -111,7 +103,7 @@ def class_target(space: Namespace, node: ast.ClassDef, seq: int, hops: int) -> T
     return Target("class", params, doc, notes, node, space, seq, where=space.where())
 
 
-def _constructor(space: Namespace, node: ast.ClassDef, seq: int, hops: int,
+def _constructor(space: Namespace, node: ast.ClassDef, seq: int | None, hops: int,
                  depth: int) -> tuple[list[dict] | None, str | None]:
     """A class's constructor parameters (without self), following its bases."""
     methods = {s.name: s for s in node.body if isinstance(s, ast.FunctionDef)}
@@ -123,7 +115,8 @@ def _constructor(space: Namespace, node: ast.ClassDef, seq: int, hops: int,
     bases = [b for b in node.bases if ast.unparse(b) != "object"]
     for base in bases:
         found = space.expr(base, seq, hops)
-        if found.kind != "class" or not isinstance(found.node, ast.ClassDef):
+        if (found.kind != "class" or not isinstance(found.node, ast.ClassDef)
+                or found.space is None):
             return None, (f"its constructor comes from {ast.unparse(base)}, which cannot be "
                           "read statically")
         if depth >= _MAX_CLASS_DEPTH:
@@ -151,7 +144,7 @@ def partial_target(space: Namespace, e: ast.Call, seq: int | None, hops: int) ->
     if inner.kind not in ("function", "class") or inner.params is None:
         why = inner.notes[0] if inner.notes else "it is not a function"
         return unknown(f"{what}; its parameters cannot be read statically ({why})")
-    keywords = {k.arg: ast.unparse(k.value) for k in e.keywords}
+    keywords = {k.arg: ast.unparse(k.value) for k in e.keywords if k.arg is not None}
     params = _apply_partial(inner.params, len(args), keywords)
     if isinstance(params, str):
         return unknown(f"{what}, which does not fit its signature: {params}")
@@ -273,4 +266,5 @@ def _returned_local_def(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.Funct
     names = {r.value.id if isinstance(r.value, ast.Name) else None for r in own_returns(fn)}
     if len(names) != 1:
         return None
-    return local_defs.get(names.pop())
+    name = names.pop()
+    return local_defs.get(name) if name is not None else None

@@ -89,14 +89,15 @@ def const_str(e: ast.expr | None) -> str | None:
     return None
 
 
-def const_strs(e: ast.expr | None) -> list[str] | None:
+def const_strs(e: ast.AST | None) -> list[str] | None:
     if isinstance(e, ast.BinOp) and isinstance(e.op, ast.Add):
         left, right = const_strs(e.left), const_strs(e.right)
         return left + right if left is not None and right is not None else None
     if not isinstance(e, (ast.List, ast.Tuple)):
         return None
     values = [const_str(x) for x in e.elts]
-    return None if None in values else values
+    strs = [v for v in values if v is not None]
+    return strs if len(strs) == len(values) else None
 
 
 def is_namespace_call(e: ast.expr) -> bool:

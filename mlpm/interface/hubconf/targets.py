@@ -11,7 +11,18 @@ from dataclasses import dataclass, field
 
 TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
 if TYPE_CHECKING:
-    Namespace = object  # namespace.py's Namespace, which imports this module: kept opaque here
+    from typing import Protocol
+
+    class Namespace(Protocol):
+        """What reading a signature asks of the namespace a target was bound in
+        (namespace.py's ``Namespace``), named here so that this module, which namespace.py
+        and signatures.py import, imports neither."""
+
+        def where(self) -> str: ...
+
+        def origin(self, expr: ast.expr, seq: int | None, hops: int) -> str | None: ...
+
+        def expr(self, e: ast.expr, seq: int | None, hops: int) -> Target: ...
 
 
 @dataclass(eq=False)

@@ -9,10 +9,11 @@ mkdir, rename, remove and chmod while mlpm's code runs). Accepted inputs must al
 their invariants: a version prints back to itself, an accepted name is a safe relative
 path, a lock that reads writes back to the same lock.
 
-    .venv/bin/python benchmarks/fuzz.py [--cases 100000] [--seed 20250101]
+pytest runs 2,600 cases with a fixed seed (``FUZZ_CASES``, about 15 s). The long run is the
+same file as a script; it prints a table of counts per property, one example of each
+distinct bug, and one final line:
 
-tests/test_rel_hostile.py runs the same properties with a few thousand cases. Prints a
-table of counts per property and one final line:
+    .venv/bin/python tests/test_fuzz.py [--cases 100000] [--seed 20250101]
 
     RESULT fuzz cases=N ok=A rejected=B bugs=C seconds=S
 """
@@ -29,6 +30,10 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+
+import pytest
+
+from tests.conftest import needs
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -418,6 +423,26 @@ def run_all(total: int, seed: int) -> dict[str, Tally]:
             scratch.mkdir()
             out[name] = run_property(name, per, seed + i, scratch)
     return out
+
+
+# -- the bounded run pytest collects ----------------------------------------------------------
+
+# Cases per property (2,600 in all); the structured documents cost more to generate.
+FUZZ_CASES = {"versions": 500, "ranges": 500, "names": 500, "manifests": 500, "locks": 300,
+              "records": 300}
+
+
+@pytest.mark.parametrize("prop", list(CHECKS))
+def test_hostile_input_gives_a_result_or_a_value_error(prop, tmp_path):
+    needs("hypothesis")
+    cases = FUZZ_CASES[prop]
+    tally = run_property(prop, cases, seed=20250101, scratch=tmp_path)
+    assert tally.cases == cases
+    assert tally.bugs == [], "\n".join(tally.bugs[:5])
+    assert tally.outcomes["ok"] > cases // 10, tally.outcomes  # not all refused
+    assert tally.outcomes["rejected"] > cases // 10, tally.outcomes
+    print(f"\nFIGURE fuzz {prop}: {tally.cases} cases, {dict(tally.outcomes)}, "
+          f"{tally.seconds:.1f} s")
 
 
 def main() -> None:

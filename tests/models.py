@@ -1,12 +1,71 @@
-"""Small real models that tests/test_convert.py converts, importable from a subprocess.
+"""Small real models, built here for the tests and the benchmarks (benchmarks/_harness.py
+imports this module with the repository root on sys.path): linear ONNX and TorchScript
+models for packages, and the models tests/test_convert.py converts.
 
-Frameworks are imported inside the builders only, so that a subprocess importing this
-module (to show that a cached conversion needs no framework) imports none.
+Frameworks are imported inside each builder only, so importing this module needs none; a
+subprocess imports it to show that a cached conversion needs no framework.
 """
 
 from __future__ import annotations
 
+import importlib
+import sys
 from pathlib import Path
+
+
+def _framework(module: str):
+    """Import ``module``. Under pytest a missing one skips the test, saying what to install
+    (tests/conftest.py ``needs``); a benchmark gets the ImportError."""
+    if "pytest" in sys.modules:
+        from tests.conftest import needs
+
+        return needs(module)
+    return importlib.import_module(module)
+
+
+def make_onnx(path: Path, weights_seed: int, inputs: int = 4, outputs: int = 3,
+              input_name: str = "x", output_name: str = "y", doc: str = "") -> Path:
+    """A real ONNX linear model y = x @ W + b, runnable by onnxruntime."""
+    np = _framework("numpy")
+    onnx = _framework("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(weights_seed)
+    w = rng.standard_normal((inputs, outputs)).astype(np.float32)
+    b = rng.standard_normal(outputs).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", [input_name, "W"], ["xw"]),
+         helper.make_node("Add", ["xw", "B"], [output_name])],
+        "linear",
+        [helper.make_tensor_value_info(input_name, TensorProto.FLOAT, ["batch", inputs])],
+        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, ["batch", outputs])],
+        initializer=[numpy_helper.from_array(w, "W"), numpy_helper.from_array(b, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], doc_string=doc)
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def make_torchscript(path: Path, weights_seed: int, inputs: int = 4, outputs: int = 3) -> Path:
+    """A real TorchScript module (a Linear layer) saved with torch.jit.save."""
+    import warnings
+
+    torch = _framework("torch")
+
+    torch.manual_seed(weights_seed)
+    module = torch.nn.Linear(inputs, outputs).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scripted = torch.jit.trace(module, torch.zeros(1, inputs))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.jit.save(scripted, str(path))
+    return path
+
+
+# -- models that tests/test_convert.py converts ----------------------------------------------
 
 CNN_SIGNATURE = {
     "name": "forward",
@@ -18,7 +77,7 @@ CNN_DIGEST = "sha256:" + "c" * 64  # stands for sha256(artifacts + entrypoint + 
 
 def cnn(seed: int = 0):
     """Conv2d -> ReLU -> max-pool -> Linear on [batch, 1, 8, 8] images: 3 class scores."""
-    import torch
+    torch = _framework("torch")
     from torch import nn
 
     class SmallCNN(nn.Module):
@@ -38,7 +97,7 @@ def cnn(seed: int = 0):
 def data_dependent():
     """A module whose Python control flow depends on the input's values: torch.export
     cannot capture it, and a trace would silently keep one branch."""
-    import torch
+    torch = _framework("torch")
 
     class Branchy(torch.nn.Module):
         def forward(self, pixels):
@@ -51,7 +110,7 @@ def data_dependent():
 
 def text_output():
     """A module that returns a string: nothing a converted model could return."""
-    import torch
+    torch = _framework("torch")
 
     class Talker(torch.nn.Module):
         def forward(self, pixels):
@@ -63,7 +122,7 @@ def text_output():
 def save_torchscript(path: Path) -> Path:
     import warnings
 
-    import torch
+    torch = _framework("torch")
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # TorchScript is deprecated upstream
@@ -72,7 +131,7 @@ def save_torchscript(path: Path) -> Path:
 
 
 def save_exported_program(path: Path) -> Path:
-    import torch
+    torch = _framework("torch")
 
     batch = torch.export.Dim("batch", min=1)
     program = torch.export.export(cnn(), (torch.zeros(2, 1, 8, 8),),
@@ -83,8 +142,8 @@ def save_exported_program(path: Path) -> Path:
 
 def save_savedmodel(folder: Path, seed: int = 0) -> Path:
     """A SavedModel with two signatures: class scores, and a feature vector."""
-    import numpy as np
-    import tensorflow as tf
+    np = _framework("numpy")
+    tf = _framework("tensorflow")
 
     class Model(tf.Module):
         def __init__(self):
