@@ -155,3 +155,20 @@ class ConversionError(MlpmError, ValueError):
 class ParityError(MlpmError, ValueError):
     """The converted model's outputs differ from the original's by more than the
     tolerance; the message gives the numbers, and nothing was kept."""
+
+
+class InvalidHubconf(MlpmError, ValueError):
+    """hubconf.py is not valid Python; the message names the line."""
+
+
+class HubconfNotFound(MlpmError, FileNotFoundError):
+    """The path given has no hubconf.py."""
+
+
+class RequestError(MlpmError, ValueError):
+    """A request a served model cannot answer as sent (`mlpm serve`); ``status`` is the
+    HTTP status to send."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status

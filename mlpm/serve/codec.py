@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from mlpm.errors import MlpmError
+from mlpm.errors import RequestError as RequestError
 
 TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
 if TYPE_CHECKING:
@@ -52,13 +52,6 @@ TF_DTYPES = {
     "complex128": "DT_COMPLEX128",
 }
 
-
-class RequestError(MlpmError, ValueError):
-    """A request the model cannot answer as sent; ``status`` is the HTTP status to send."""
-
-    def __init__(self, message: str, status: int = 400):
-        super().__init__(message)
-        self.status = status
 
 
 class TensorSpec:

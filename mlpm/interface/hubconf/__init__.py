@@ -31,7 +31,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from mlpm.errors import MlpmError
+from mlpm.errors import HubconfNotFound as HubconfNotFound
+from mlpm.errors import InvalidHubconf as InvalidHubconf
 from mlpm.interface.hubconf.modules import (
     ModuleResolver,
     RepoModules,
@@ -54,14 +55,6 @@ __all__ = [
     "VAR_POSITIONAL", "HubconfNotFound", "InvalidHubconf", "ModuleResolver", "RepoModules",
     "discover",
 ]
-
-
-class InvalidHubconf(MlpmError, ValueError):
-    """hubconf.py is not valid Python; the message names the line."""
-
-
-class HubconfNotFound(MlpmError, FileNotFoundError):
-    """The path given has no hubconf.py."""
 
 
 def discover(
