@@ -42,7 +42,7 @@ def project_and_lock(project_dir: Path | None) -> tuple[Project, Lock | None]:
             return project, lock
     project = Project.find(project_dir)
     manifest_key, lock_key = file_status(project.manifest_path), file_status(project.lock_path)
-    lock = read_lock(project.lock_path)
+    lock = read_lock(project)
     _READ[start] = (project, lock, manifest_key, lock_key)
     return project, lock
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
 if TYPE_CHECKING:
-    from pathlib import Path
 
     from mlpm.project import Lock, LockedPackage, Project
     from mlpm.registry.records import Record
@@ -317,37 +316,29 @@ def satisfies(version: str, rng: str) -> bool:
 # -- the strict read: list, tree, why, load... -------------------------------------------
 
 
-def read_lock(path: Path) -> Lock | None:
-    """The lock at ``path`` (None if there is none), refused with ``InconsistentLock`` when
-    it is not a consistent resolution of the manifest beside it: what every command but
+def read_lock(project: Project) -> Lock | None:
+    """The project's lock (None if there is none), refused with ``InconsistentLock`` when
+    it is not a consistent resolution of the project's manifest: what every command but
     install reads (install reads ``Lock.read`` as written, to repair it)."""
     from mlpm.project import Lock
 
-    lock = Lock.read(path)
+    lock = Lock.read(project.lock_path)
     if lock is not None:
-        refuse_inconsistent(lock, path)
+        refuse_inconsistent(lock, project)
     return lock
 
 
-def refuse_inconsistent(lock: Lock, path: Path) -> None:
-    """Raise ``InconsistentLock`` naming the first inconsistency of the lock at ``path``.
+def refuse_inconsistent(lock: Lock, project: Project) -> None:
+    """Raise ``InconsistentLock`` naming the first inconsistency of ``project``'s lock.
 
-    The manifest beside it is held against it only while the lock's manifest-hash says
-    it was made from that manifest: a stale lock (the manifest was edited since) is
-    checked on its own, as the commands that read it do not check freshness.
+    The manifest is held against the lock only while the lock's manifest-hash says it was
+    made from that manifest: a stale lock (the manifest was edited since) is checked on
+    its own, as the commands that read it do not check freshness.
     """
     from mlpm.errors import InconsistentLock
-    from mlpm.project import MANIFEST, PYPROJECT, Project, _read_toml
 
-    folder = path.parent
-    project = None  # read for this check only: the commands keep their own parsed copies
-    if (folder / MANIFEST).is_file():
-        project = Project.read(folder / MANIFEST, keep_memo=False)
-    elif (folder / PYPROJECT).is_file() and "mlpm" in _read_toml(
-            folder / PYPROJECT, keep=False).get("tool", {}):
-        project = Project.read(folder / PYPROJECT, keep_memo=False)
-    fresh = project is not None and lock.manifest_hash == project.manifest_hash()
+    fresh = lock.manifest_hash == project.manifest_hash()
     problems = check_lock(project, lock, against_manifest=fresh)
     if problems:
-        raise InconsistentLock(f"{path} is not a consistent lock: {problems[0]}; run "
-                               f"`mlpm install` in {folder} to repair it.")
+        raise InconsistentLock(f"{project.lock_path} is not a consistent lock: {problems[0]}; "
+                               f"run `mlpm install` in {project.root} to repair it.")

@@ -34,12 +34,11 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _read_toml(path: Path, keep: bool = True) -> dict[str, Any]:
+def _read_toml(path: Path) -> dict[str, Any]:
     """Parse a TOML file, or take the parsed copy the cache keeps while it is unchanged.
 
     Importing tomllib and parsing a lock are most of a no-op install's own time; loading
-    the memo (see ``store.load_memo``) is about ten times faster. ``keep=False``: use a
-    parsed copy, but leave none behind.
+    the memo (see ``store.load_memo``) is about ten times faster.
     """
     data = load_memo(path)
     if isinstance(data, dict):
@@ -54,8 +53,7 @@ def _read_toml(path: Path, keep: bool = True) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{path} is not valid TOML ({exc}); fix that line and retry.") \
             from None
-    if keep:
-        save_memo(path, before, after, data)
+    save_memo(path, before, after, data)
     return data
 
 
@@ -96,9 +94,9 @@ class Project:
         )
 
     @classmethod
-    def read(cls, manifest_path: Path, *, keep_memo: bool = True) -> Project:
+    def read(cls, manifest_path: Path) -> Project:
         seen = file_status(manifest_path)
-        data = _read_toml(manifest_path, keep_memo)
+        data = _read_toml(manifest_path)
         table = data.get("tool", {}).get("mlpm", {}) if manifest_path.name == PYPROJECT else data
         deps_raw = table.get("dependencies", {})
         if not isinstance(deps_raw, dict):

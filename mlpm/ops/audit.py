@@ -47,7 +47,7 @@ def audit(project: Project, store, *, session=None) -> AuditReport:
     from mlpm.errors import OfflineError, StaleLock
     from mlpm.ops import Session
 
-    lock = read_lock(project.lock_path)
+    lock = read_lock(project)
     if lock is None:
         raise StaleLock("there is no mlpm.lock yet; run `mlpm install` first, then audit.")
     if session is None:

@@ -316,7 +316,7 @@ def _upgrade(project: Project, names: list[str] | None, *, session: Session,
             raise UsageError(f"upgrade takes package names, not ranges; to change the range run "
                              f"`mlpm install {name}@{rng}`.")
     names = [name for name, _ in parsed]
-    lock = read_lock(project.lock_path)
+    lock = read_lock(project)
     for name in names:
         if name not in project.dependencies and (lock is None or name not in lock.packages):
             raise NotInstalled(f"{name} is not installed in this project; run `mlpm install "
@@ -374,7 +374,7 @@ def outdated(project: Project, *, session: Session, everything: bool = False) ->
     """current / wanted (newest in range) / latest for each locked package."""
     from mlpm import semver
 
-    lock = read_lock(project.lock_path)
+    lock = read_lock(project)
     if lock is None:
         raise StaleLock("there is no mlpm.lock yet; run `mlpm install` first.")
     rows = []

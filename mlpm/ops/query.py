@@ -15,14 +15,14 @@ from mlpm.resolve import PROJECT
 
 
 def _lock(project: Project) -> Lock:
-    lock = read_lock(project.lock_path)
+    lock = read_lock(project)
     if lock is None:
         raise StaleLock("there is no mlpm.lock yet; run `mlpm install` first.")
     return lock
 
 
 def list_packages(project: Project) -> list[dict[str, Any]]:
-    lock = read_lock(project.lock_path)
+    lock = read_lock(project)
     if lock is None:
         return []
     rows = []
@@ -136,7 +136,7 @@ def info(name_or_spec: str, *, session: Session, project: Project | None) -> dic
     """Everything the registry (and the project, if any) knows of a package."""
     name, rng = parse_spec(name_or_spec)
     location = session.registry_location(project)
-    lock = read_lock(project.lock_path) if project is not None else None
+    lock = read_lock(project) if project is not None else None
     if lock is not None and name in lock.packages and session.registry is None:
         location = lock.packages[name].registry
     registry = session.open(location)

@@ -65,7 +65,7 @@ def _would_free(session: Session, project: Project, dropped: set[str],
 
 def _remove(project: Project, names: list[str], *, session: Session,
             dry_run: bool = False) -> RemoveResult:
-    lock = read_lock(project.lock_path)
+    lock = read_lock(project)
     for name in names:
         check_name(name)
         if name not in project.dependencies:
