@@ -12,7 +12,7 @@ answer is the one a failing ``mlpm install --frozen`` names):
 5. every entry is needed: reachable from a manifest dependency.
 
 It is pure Python over the parsed files (the no-op ``mlpm install`` runs it on every
-call), so the common ranges are decided here without compiling node-semver's grammar.
+call); mlpm.semver decides the common ranges without compiling node-semver's grammar.
 ``compare_record`` is the other half: a locked entry against the registry's record of
 the same version, run when the registry is read anyway (docs/reference/lockfile.md,
 "Consistency").
@@ -243,68 +243,15 @@ def _disagree(label: str, registry: str, detail: str) -> Inconsistency:
 
 # -- versions and ranges -----------------------------------------------------------------
 
-_MAX_SAFE = 2**53 - 1
-
-
-def _plain(text: str) -> tuple[int, ...] | None:
-    """(major, minor, patch) of a plain "X.Y.Z" (no prerelease, build or padding)."""
-    parts = text.split(".")
-    if len(parts) > 3:
-        return None
-    out = []
-    for part in parts:
-        if not (part.isascii() and part.isdigit()) or len(part) > 16 \
-                or (len(part) > 1 and part[0] == "0"):
-            return None
-        out.append(int(part))
-    return tuple(out) if max(out) <= _MAX_SAFE else None
-
-
 def _is_version(text: str) -> bool:
-    plain = _plain(text)
-    if plain is not None:
-        return len(plain) == 3
     from mlpm import semver
 
     return semver.valid(text) == text
 
 
-def quick_satisfies(version: str, rng: str) -> bool | None:
-    """node-semver's answer for the ranges mlpm writes ("^1.2.3", "~1.2.3", "1.2", "1",
-    "1.2.3", "*") and a plain version; None for anything else (ask mlpm.semver).
-
-    >>> quick_satisfies("1.2.7", "1.2"), quick_satisfies("0.3.0", "^0.2.1")
-    (True, False)
-    """
-    have = _plain(version)
-    if have is None or len(have) != 3:
-        return None
-    if rng == "*":
-        return True
-    op = rng[:1] if rng[:1] in "^~" else ""
-    want = _plain(rng[len(op):])
-    if want is None:
-        return None
-    if op == "":  # "1", "1.2": that prefix; "1.2.3": exactly
-        return have[:len(want)] == want
-    if len(want) != 3:
-        return None
-    if have < want:
-        return False
-    if op == "~":
-        return have[:2] == want[:2]
-    major, minor, _ = want  # "^": up to the next change of the first non-zero part
-    if major:
-        return have[0] == major
-    if minor:
-        return have[:2] == want[:2]
-    return have == want
-
-
 def satisfies(version: str, rng: str) -> bool:
-    quick = quick_satisfies(version, rng)
-    if quick is not None:
-        return quick
+    """Whether a locked version is in a range; a range mlpm cannot read is not satisfied.
+    (mlpm.semver decides the ranges mlpm writes without compiling its grammar.)"""
     from mlpm import semver
 
     try:

@@ -334,20 +334,58 @@ def _parse_version_text(text: str) -> Version:
     return Version(major, minor, patch, pre, build)
 
 
-def _plain_version(text: str) -> Version | None:
-    """``MAJOR.MINOR.PATCH`` with no prefix, prerelease or build, read without building the
-    grammar's regexes (most records' versions; reading an index stays cheap). None when the
-    text is anything else: the full grammar decides then."""
+def _plain_parts(text: str) -> tuple[int, ...] | None:
+    """The numbers of a plain "X", "X.Y" or "X.Y.Z" (no prefix, prerelease, build or
+    padding), read without the grammar's regexes; None for anything else."""
     parts = text.split(".")
-    if len(parts) != 3:
+    if len(parts) > 3:
         return None
+    out = []
     for part in parts:
-        if not _is_digits(part) or (len(part) > 1 and part[0] == "0") or len(part) > 16:
+        if not _is_digits(part) or len(part) > 16 or (len(part) > 1 and part[0] == "0"):
             return None
-    major, minor, patch = (int(p) for p in parts)
-    if max(major, minor, patch) > MAX_SAFE_INTEGER:
+        out.append(int(part))
+    return tuple(out) if max(out) <= MAX_SAFE_INTEGER else None
+
+
+def _plain_version(text: str) -> Version | None:
+    """``MAJOR.MINOR.PATCH`` read without building the grammar (most records' versions, so
+    reading an index stays cheap); None when the full grammar must decide."""
+    parts = _plain_parts(text)
+    return Version(*parts, (), ()) if parts is not None and len(parts) == 3 else None
+
+
+def _quick_satisfies(version: str, range: str) -> bool | None:
+    """node-semver's answer for a plain version against the ranges mlpm writes ("^1.2.3",
+    "~1.2.3", "1.2", "1", "1.2.3", "*"), without the grammar (a no-op install decides
+    every locked range); None for anything else.
+
+    >>> _quick_satisfies("1.2.7", "1.2"), _quick_satisfies("0.3.0", "^0.2.1")
+    (True, False)
+    """
+    have = _plain_parts(version)
+    if have is None or len(have) != 3:
         return None
-    return Version(major, minor, patch, (), ())
+    if range == "*":
+        return True
+    op = range[:1] if range[:1] in "^~" else ""
+    want = _plain_parts(range[len(op):])
+    if want is None:
+        return None
+    if op == "":  # "1", "1.2": that prefix; "1.2.3": exactly
+        return have[:len(want)] == want
+    if len(want) != 3:
+        return None
+    if have < want:
+        return False
+    if op == "~":
+        return have[:2] == want[:2]
+    major, minor, _ = want  # "^": up to the next change of the first non-zero part
+    if major:
+        return have[0] == major
+    if minor:
+        return have[:2] == want[:2]
+    return have == want
 
 
 def _compare_versions(a: Version, b: Version) -> int:
@@ -1049,6 +1087,10 @@ def satisfies(version: str | Version, range: str | Range) -> bool:
     >>> satisfies("1.2.3", "^1.0.0"), satisfies("2.0.0-rc.1", "^1.0.0")
     (True, False)
     """
+    if isinstance(version, str) and isinstance(range, str):
+        quick = _quick_satisfies(version, range)
+        if quick is not None:
+            return quick
     parsed = Range.parse(range)
     return parsed.allows(Version.parse(version))
 
