@@ -21,7 +21,7 @@ __all__ = ["load", "path", "keras_layer", "entrypoints", "signatures", "install"
 
 
 # The signatures below repeat mlpm.loading's, so that help() and inspect show the real
-# keyword arguments without importing it; tests/test_cli_gaps.py keeps them equal.
+# keyword arguments without importing it; tests/e2e/test_cli_gaps.py keeps them equal.
 
 
 def load(name: str, format: str | None = None, *, entrypoint: str | None = None,

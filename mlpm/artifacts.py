@@ -100,6 +100,20 @@ def ensure(pkg: LockedPackage, artifacts: list) -> list[Path]:
 FOLDERS = {"savedmodel": "saved_model.pb", "torch-hub": "hubconf.py"}
 
 
+def is_snapshot(pkg: LockedPackage) -> bool:
+    """Whether the package is a Hugging Face repository's files (used as a folder)."""
+    return pkg.registry.startswith("hf:")
+
+
+def snapshot(pkg: LockedPackage) -> Path:
+    """The package's files laid out as in its repository (``from_pretrained`` reads this
+    folder), fetched and verified first; hard links to the store's blobs."""
+    from mlpm.store import Store
+
+    ensure(pkg, pkg.artifacts)
+    return Store().snapshot([(a.path, a.sha256) for a in pkg.artifacts])
+
+
 def unpack(sha256: str, marker: str) -> Path:
     from mlpm.store import Store
 
@@ -131,7 +145,9 @@ def load_hub(pkg: LockedPackage, entrypoint: str | None, trust: bool,
                 if key:
                     weights[key] = file
     repo = unpack(code[0].sha256, "hubconf.py")
-    entrypoint = (entrypoint or pkg.interface.get("default-entrypoint")
+    from mlpm.registry.records import Interface
+
+    entrypoint = (entrypoint or Interface.from_json(pkg.interface).default_entrypoint
                   or pkg.upstream.get("entrypoint"))
     if not entrypoint:
         raise UsageError(f"{label(pkg)} names no default entrypoint; pass entrypoint=... "

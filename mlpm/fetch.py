@@ -87,6 +87,23 @@ def _session():
     return session
 
 
+_CREDENTIALS: dict[str, str] = {}  # URL prefix -> Authorization header value
+
+
+def add_credentials(prefix: str, authorization: str) -> None:
+    """Send ``Authorization: authorization`` with every download whose URL starts with
+    ``prefix`` (a Hugging Face token for the Hub's files). requests drops the header when a
+    redirect leaves the host, so a CDN never sees it."""
+    _CREDENTIALS[prefix] = authorization
+
+
+def _authorization(url: str) -> dict[str, str]:
+    for prefix, value in _CREDENTIALS.items():
+        if url.startswith(prefix):
+            return {"Authorization": value}
+    return {}
+
+
 def _refuse_downgrade(resp, *args, **kwargs):
     """A response hook: a redirect from https to plain http is refused, not followed
     (anyone on the path could then change what is downloaded, or read the token)."""
@@ -443,6 +460,63 @@ def get_index_file(url: str, cache_file: Path, *, offline: bool) -> str | None:
 # -- artifacts -------------------------------------------------------------------------
 
 
+def read_prefix(url: str, wanted, *, offline: bool = False, label: str = "") -> bytes:
+    """The first bytes of the file at ``url`` without downloading the rest: ``wanted`` is
+    called with the first 8 bytes and says how many bytes to read in all (a safetensors
+    header: 8 + its length). Sent as an HTTP Range request; a server that ignores Range
+    (a 200) is read only that far, then the connection is dropped."""
+    if offline:
+        raise _offline_refusal(url)
+
+    def with_range() -> bytes:
+        headers = {"Accept-Encoding": "identity", **_authorization(url)}
+        data = bytearray()
+        need = 8
+        with _session().get(url, headers={**headers, "Range": "bytes=0-7"}, stream=True,
+                            timeout=TIMEOUT) as resp:
+            if resp.status_code in _RETRY_STATUS:
+                raise _Transient(f"HTTP {resp.status_code}",
+                                 _retry_after(resp.headers.get("Retry-After")))
+            if resp.status_code not in (200, 206):
+                raise RegistryError(f"the server answered HTTP {resp.status_code} for {url}"
+                                    f"{' (' + label + ')' if label else ''}; check that the "
+                                    "file exists at that revision.")
+            for chunk in resp.raw.stream(CHUNK, decode_content=False):
+                data += chunk
+                if len(data) >= 8:
+                    break
+            if len(data) < 8:
+                raise RegistryError(f"{url} is shorter than 8 bytes.")
+            need = wanted(bytes(data[:8]))
+            if len(data) >= need:
+                return bytes(data[:need])
+            if resp.status_code == 200:  # Range ignored: keep reading this body
+                for chunk in resp.raw.stream(CHUNK, decode_content=False):
+                    data += chunk
+                    if len(data) >= need:
+                        return bytes(data[:need])
+                raise RegistryError(f"{url} ended after {len(data)} bytes, before the {need} "
+                                    "bytes its header needs.")
+        if need <= 8:
+            return bytes(data[:need])
+        with _session().get(url, headers={**headers, "Range": f"bytes=8-{need - 1}"},
+                            stream=True, timeout=TIMEOUT) as resp:
+            if resp.status_code == 200:  # a full body after all: skip what we have
+                data = bytearray()
+            elif resp.status_code != 206:
+                raise RegistryError(f"the server answered HTTP {resp.status_code} for {url}.")
+            else:
+                data = bytearray(data[:8])
+            for chunk in resp.raw.stream(CHUNK, decode_content=False):
+                data += chunk
+                if len(data) >= need:
+                    return bytes(data[:need])
+        raise RegistryError(f"{url} ended after {len(data)} bytes, before the {need} bytes "
+                            "its header needs.")
+
+    return _with_retries(url, with_range)
+
+
 class Progress:
     """A tqdm bar on a terminal, silence otherwise; with no total, a bytes and speed counter."""
 
@@ -528,7 +602,7 @@ def _download_once(store: Store, url: str, key: str, sha256: str, size: int | No
             for chunk in iter(lambda: fh.read(CHUNK), b""):
                 hasher.update(chunk)
     # identity: a Range offset counts the same bytes that were stored
-    headers = {"Accept-Encoding": "identity"}
+    headers = {"Accept-Encoding": "identity", **_authorization(url)}
     if offset:
         headers["Range"] = f"bytes={offset}-"
     _say(f"GET {url}" + (f" (resuming at byte {offset})" if offset else ""))
@@ -541,6 +615,11 @@ def _download_once(store: Store, url: str, key: str, sha256: str, size: int | No
                 f"the registry has no file at {url} for {label} (HTTP 404); the registry is "
                 "incomplete: ask its owner to republish that version."
             )
+        if resp.status_code in (401, 403):
+            raise RegistryError(
+                f"the server refused {url} for {label} (HTTP {resp.status_code}); it needs "
+                "credentials this machine lacks (for the Hugging Face Hub, set HF_TOKEN to a "
+                "token that may read the repository).")
         if resp.status_code == 416 and size is not None and offset == size:
             pass  # everything is already here
         elif resp.status_code == 200 and offset:

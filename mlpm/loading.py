@@ -16,9 +16,11 @@ from mlpm.artifacts import (
     choose_artifact,
     choose_format,
     ensure,
+    is_snapshot,
     label,
     load_hub,
     locked_package,
+    snapshot,
     unpack,
 )
 from mlpm.errors import NotInstalled, StaleLock, UsageError
@@ -36,6 +38,9 @@ def path(name: str, format: str | None = None, *, project_dir: Path | None = Non
     PosixPath('/home/me/.cache/mlpm/blobs/sha256/3f/3f...')
     """
     _, pkg = locked_package(name, project_dir)
+    if is_snapshot(pkg) and (format is None or any(a.format == format
+                                                   for a in pkg.artifacts)):
+        return snapshot(pkg)  # a Hugging Face repository: its folder
     if format is not None and not any(a.format == format for a in pkg.artifacts):
         return _converted(pkg, format, None, False)
     artifact = choose_artifact(pkg, format)
@@ -127,6 +132,8 @@ def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
     fmt = choose_format(pkg, format)
     if fmt == "torch-hub":
         return load_hub(pkg, entrypoint, trust, options)
+    if is_snapshot(pkg):
+        return _load_snapshot(project, pkg, fmt, options)
     artifact = next(a for a in pkg.artifacts if a.format == fmt)
     (file,) = ensure(pkg, [artifact])
     from mlpm.codescan import check  # code-bearing formats: trusted source, clean scan
@@ -145,6 +152,52 @@ def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
 
         options["allow_pickle"] = pickle_allowed(project, name)
     return load_file(fmt, file, label(pkg), **options)
+
+
+def _load_snapshot(project, pkg, fmt: str, options: dict[str, Any]) -> Any:
+    """A Hugging Face package: safetensors weights as one dict of tensors (every shard;
+    numpy, or torch with ``framework="torch"``), ONNX as a session over the snapshot
+    folder (its external data beside it), pickled weights as a state dict."""
+    folder = snapshot(pkg)
+    weights = [a.path for a in pkg.artifacts if a.role in ("weights", "weights-index")]
+    if fmt == "safetensors":
+        from mlpm.frameworks.safetensors import load_files
+
+        index = [p for p in weights if p.endswith(".safetensors.index.json")]
+        files = index or [p for p in weights if p.endswith(".safetensors")]
+        tensors = load_files([folder / p for p in files], **options)
+        base = _adapter_base(project, pkg)
+        if base is None:
+            return tensors
+        # a PEFT adapter: its own tensors, and its base's, which it is applied to
+        return {"base": _load_snapshot(project, base, choose_format(base, None), options),
+                "adapter": tensors}
+    from mlpm.frameworks import load_file
+
+    main = [p for p in weights if p.endswith((".onnx", ".bin", ".pt", ".pth", ".ckpt"))]
+    if not main:
+        raise UsageError(f"{label(pkg)} has no {fmt} weights to load; its files are in "
+                         f"mlpm.path({pkg.name!r}).")
+    if fmt == "state-dict":
+        from mlpm.ops.audit import pickle_allowed
+
+        options["allow_pickle"] = pickle_allowed(project, pkg.name)
+    return load_file(fmt, folder / main[0], label(pkg), **options)
+
+
+def _adapter_base(project, pkg: LockedPackage) -> LockedPackage | None:
+    """The locked base model of a Hugging Face adapter (it has adapter_config.json and
+    depends on a Hugging Face package), else None."""
+    if not any(a.path == "adapter_config.json" for a in pkg.artifacts):
+        return None
+    from mlpm.lockcheck import read_lock
+
+    lock = read_lock(project)
+    for dep in pkg.dependencies:
+        base = lock.packages.get(dep) if lock is not None else None
+        if base is not None and is_snapshot(base):
+            return base
+    return None
 
 
 def keras_layer(name: str, *, project_dir: Path | None = None, trust: bool = False,
@@ -188,8 +241,8 @@ def interface(name: str, *, project_dir: Path | None = None,
         project = None
     records = session.open(session.registry_location(project)).records(name)
     wanted = locked or latest_version(records)
-    record = next(r for r in records if r.version == wanted)
-    return record.get("interface") or {}
+    iface = next(r for r in records if r.version == wanted).interface
+    return iface.to_json() if iface is not None else {}
 
 
 def runner_for(project: Project, name: str, *, trust: bool = False):
@@ -210,7 +263,10 @@ def runner_for(project: Project, name: str, *, trust: bool = False):
     if any(c.format == "onnx" and not c.signature for c in pkg.conversions):
         return serve.OnnxRunner(name, pkg.version, _converted(pkg, "onnx", None, trust))
     formats = {a.format for a in pkg.artifacts}
-    signatures = pkg.interface.get("signatures") or []
+    from mlpm.registry.records import Interface
+
+    iface = Interface.from_json(pkg.interface)
+    signatures = iface.signatures or []
     if formats & {"torch-hub", "torchscript", "exported-program"}:
         if not signatures:
             raise UsageError(f"{name}@{pkg.version} declares no signature to serve; convert "
@@ -218,8 +274,7 @@ def runner_for(project: Project, name: str, *, trust: bool = False):
         module = load(name, project_dir=project.root, trust=trust)
         return serve.TorchRunner(name, pkg.version, module, signatures[0])
     if "savedmodel" in formats:
-        sig = next((s for s in signatures if s["name"] == "serving_default"),
-                   signatures[0] if signatures else None)
+        sig = iface.signature("serving_default") or (signatures[0] if signatures else None)
         fn = load(name, project_dir=project.root, signature=sig["name"] if sig else None,
                   trust=trust)
         return serve.SavedModelRunner(name, pkg.version, fn, sig)

@@ -82,6 +82,8 @@ def check_lock(project: Project | None, lock: Lock, *,
                 found.append(Inconsistency(
                     RANGE, name, f"it pins {name} {pkg.version}, outside the range {rng} that "
                     f"{manifest} asks for", f"{pkg.version} is outside {manifest}'s range {rng}"))
+            else:
+                found += _source_problems(project, name, pkg, manifest)
     for pkg in lock.packages.values():
         found += _record_problems(pkg)
     for name, versions in sorted(getattr(lock, "duplicates", {}).items()):
@@ -107,6 +109,25 @@ def check_lock(project: Project | None, lock: Lock, *,
                 ORPHAN, name, f"it has an entry for {name} {lock.packages[name].version}, which "
                 f"nothing in {manifest} needs", f"nothing in {manifest} needs it"))
     return found
+
+
+def _source_problems(project: Project | None, name: str, pkg: LockedPackage,
+                     manifest: str) -> list[Inconsistency]:
+    """A direct dependency locked from another place, or another revision, than the
+    manifest now names: resolved again (UNKNOWN), since the pin belongs to the old one."""
+    if project is None:
+        return []
+    asked = project.source_location(name)
+    source = project.sources.get(name)
+    if asked is not None and asked != pkg.registry:
+        return [Inconsistency(UNKNOWN, name, f"it takes {name} from {pkg.registry}, but "
+                              f"{manifest} takes it from {asked}",
+                              f"{manifest} moved it to {asked}")]
+    if source is not None and source.rev is not None and source.rev != pkg.revision:
+        return [Inconsistency(UNKNOWN, name, f"it pins {name} at the revision {pkg.revision}, "
+                              f"but {manifest} asks for {source.rev}",
+                              f"{manifest} asks for the revision {source.rev}")]
+    return []
 
 
 def _record_problems(pkg: LockedPackage) -> list[Inconsistency]:
@@ -244,9 +265,15 @@ def _disagree(label: str, registry: str, detail: str) -> Inconsistency:
 # -- versions and ranges -----------------------------------------------------------------
 
 def _is_version(text: str) -> bool:
+    """A SemVer version written the canonical way (build metadata, as a Hugging Face
+    package tracking a revision has, kept)."""
     from mlpm import semver
 
-    return semver.valid(text) == text
+    core = semver.valid(text)
+    if core is None or core == text:
+        return core is not None
+    build = semver.parse_version(text).build
+    return bool(build) and text == f"{core}+{'.'.join(build)}"
 
 
 def satisfies(version: str, rng: str) -> bool:

@@ -57,6 +57,119 @@ def _read_toml(path: Path) -> dict[str, Any]:
     return data
 
 
+HF_PREFIX = "hf:"
+
+
+class Source:
+    """Where one dependency comes from, as the manifest says it: the project's default
+    registry (no key), a named registry (``registry = "team"``, from ``[registries]``), or a
+    Hugging Face repository (``hf = "ORG/REPO"``) tracked by tags (``version``) or by a
+    revision (``rev``: a branch, a tag or a commit). ``include`` / ``exclude`` choose a
+    Hugging Face repository's files (docs/reference/manifest.md).
+
+    >>> Source(hf="acme/vad").location({})
+    'hf:acme/vad'
+    """
+
+    __slots__ = ("registry", "hf", "rev", "include", "exclude")
+    registry: str | None
+    hf: str | None
+    rev: str | None
+    include: list[str] | None
+    exclude: list[str] | None
+
+    # manifest keys this class reads, in the order they are written
+    KEYS = ("registry", "hf", "rev", "include", "exclude")
+
+    def __init__(self, registry: str | None = None, hf: str | None = None,
+                 rev: str | None = None, include: list[str] | None = None,
+                 exclude: list[str] | None = None):
+        self.registry = registry
+        self.hf = hf
+        self.rev = rev
+        self.include = include
+        self.exclude = exclude
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Source) and self.to_toml() == other.to_toml()
+
+    def __repr__(self) -> str:
+        return f"Source({self.to_toml()!r})"
+
+    def location(self, registries: dict[str, str], root: Path | None = None) -> str:
+        """The location packages from here are locked with: ``hf:ORG/REPO``, or the named
+        registry as ``mlpm.registry.canonical`` records it."""
+        if self.hf is not None:
+            return HF_PREFIX + self.hf
+        from mlpm.registry import canonical
+
+        assert self.registry is not None
+        return canonical(registries[self.registry], base=root)
+
+    def to_toml(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.KEYS if getattr(self, k) is not None}
+
+    @classmethod
+    def parse(cls, where: str, name: str, table: dict[str, Any],
+              registries: dict[str, str]) -> Source | None:
+        """The source keys of a dependency's table (None when it names none); ``where`` is
+        the manifest, for the one-sentence error."""
+        if not any(k in table for k in cls.KEYS):
+            return None
+        for key in ("registry", "hf", "rev"):
+            if key in table and not isinstance(table[key], str):
+                raise ManifestError(f"{where}: the dependency '{name}' has a {key} that is not "
+                                    f'a string; write e.g. {key} = "...".')
+        lists: dict[str, list[str] | None] = {}
+        for key in ("include", "exclude"):
+            value = table.get(key)
+            if value is not None and (not isinstance(value, list) or len(value) > 256 or
+                                      not all(isinstance(v, str) and 0 < len(v) <= 200
+                                              for v in value)):
+                raise ManifestError(f"{where}: the dependency '{name}' needs {key} as a list of "
+                                    f'file patterns, e.g. {key} = ["*.safetensors"].')
+            lists[key] = list(value) if value is not None else None
+        source = cls(table.get("registry"), table.get("hf"), table.get("rev"),
+                     lists["include"], lists["exclude"])
+        if source.hf is not None:
+            if source.registry is not None:
+                raise ManifestError(f"{where}: the dependency '{name}' names both a Hugging Face "
+                                    "repository (hf) and a registry; keep one of them.")
+            if source.rev is not None and "version" in table:
+                raise ManifestError(f"{where}: the dependency '{name}' has both a version range "
+                                    "(over the repository's tags) and a rev (a branch, tag or "
+                                    "commit); keep one of them.")
+            from mlpm.registry.hfid import check_repo_id
+
+            try:
+                check_repo_id(source.hf)
+            except ValueError as exc:
+                raise ManifestError(f"{where}: the dependency '{name}': {exc}") from None
+            if source.rev is not None and not _plain_rev(source.rev):
+                raise ManifestError(f"{where}: the dependency '{name}' has the rev "
+                                    f"{source.rev!r}, which is not a branch, tag or commit "
+                                    "name; write e.g. rev = \"main\".")
+        else:
+            if source.rev is not None or source.include is not None or \
+                    source.exclude is not None:
+                raise ManifestError(f"{where}: the dependency '{name}' uses rev, include or "
+                                    "exclude, which only a Hugging Face dependency (hf = "
+                                    "\"ORG/REPO\") has.")
+            if source.registry is not None and source.registry not in registries:
+                known = ", ".join(sorted(registries)) or "none"
+                raise ManifestError(f"{where}: the dependency '{name}' names the registry "
+                                    f"'{source.registry}', which [registries] does not define "
+                                    f"(defined: {known}); add it there, e.g. "
+                                    f'{source.registry} = "https://models.example.com/reg/".')
+        return source
+
+
+def _plain_rev(rev: str) -> bool:
+    """A git ref or commit name that cannot turn into another URL path."""
+    return (0 < len(rev) <= 200 and rev.isprintable() and ".." not in rev
+            and not rev.startswith(("/", "-")) and not any(c in rev for c in " ~^:?*[\\@{"))
+
+
 class Project:
     """An mlpm project: a folder with mlpm.toml, or a pyproject.toml with [tool.mlpm]."""
 
@@ -67,6 +180,8 @@ class Project:
         self.dependencies = dependencies if dependencies is not None else {}  # name -> range
         self.registry = registry
         self.options: dict[str, dict[str, str]] = {}  # name -> {"format"/"context": ...}
+        self.registries: dict[str, str] = {}  # [registries]: name -> URL or folder, as written
+        self.sources: dict[str, Source] = {}  # dependencies not from the default registry
         self._read_as: tuple | None = None  # the manifest's file status when it was read
 
     @property
@@ -104,6 +219,8 @@ class Project:
                                 "name = \"range\" lines.")
         deps: dict[str, str] = {}
         options: dict[str, dict[str, str]] = {}
+        registries = _registries(manifest_path, table.get("registries", {}))
+        sources: dict[str, Source] = {}
         for name, value in deps_raw.items():
             try:
                 check_name(name)
@@ -114,6 +231,11 @@ class Project:
                 wanted = {k: str(value[k]) for k in ("format", "context") if k in value}
                 if wanted:
                     options[name] = wanted
+                source = Source.parse(str(manifest_path), name, value, registries)
+                if source is not None:
+                    sources[name] = source
+                    if source.hf is not None and "version" not in value:
+                        rng = "*"  # a revision, or the newest tag: no range of its own
             if not isinstance(rng, str):
                 raise ManifestError(f"{manifest_path}: the dependency '{name}' needs a range "
                                     f"string, e.g. {name} = \"^1.2.0\".")
@@ -123,8 +245,16 @@ class Project:
             raise ManifestError(f"{manifest_path}: registry must be a string (a URL or a path).")
         project = cls(manifest_path.parent, manifest_path, deps, registry)
         project.options = options
+        project.registries = registries
+        project.sources = sources
         project._read_as = seen
         return project
+
+    def source_location(self, name: str) -> str | None:
+        """Where the dependency ``name`` is locked from when the manifest says so
+        (``hf:ORG/REPO`` or a named registry's location); None: the default registry."""
+        source = self.sources.get(name)
+        return source.location(self.registries, self.root) if source is not None else None
 
     def opted_in(self, key: str) -> list[str]:
         """The package names of a per-package opt-in list in the manifest, validated:
@@ -202,7 +332,8 @@ class Project:
             if now is not None and now != self._read_as:  # changed since read: re-read
                 fresh = Project.read(self.manifest_path)
                 self.dependencies, self.registry = fresh.dependencies, fresh.registry
-                self.options = fresh.options
+                self.options, self.registries = fresh.options, fresh.registries
+                self.sources = fresh.sources
             yield self
         finally:
             _HELD.discard(key)
@@ -230,6 +361,15 @@ class Project:
             table["registry"] = self.registry
         elif "registry" in table:
             del table["registry"]
+        if self.registries:
+            named = table.setdefault("registries", tomlkit.table())
+            for key in [k for k in named if k not in self.registries]:
+                del named[key]
+            for key, where in self.registries.items():
+                if named.get(key) != where:
+                    named[key] = where
+        elif "registries" in table:
+            del table["registries"]
         deps = table.get("dependencies")
         if deps is None:
             deps = tomlkit.table()
@@ -239,21 +379,34 @@ class Project:
         for name, rng in self.dependencies.items():
             current = deps.get(name)
             wanted = self.options.get(name)
-            if wanted:
-                table = current if isinstance(current, dict) else tomlkit.inline_table()
-                table["version"] = rng
+            source = self.sources.get(name)
+            if wanted or source is not None:
+                entry = current if isinstance(current, dict) else tomlkit.inline_table()
+                keep_range = source is None or source.hf is None or \
+                    (source.rev is None and rng != "*")
+                for key, value in ((source.to_toml() if source else {}).items()):
+                    entry[key] = value
+                for key in Source.KEYS:
+                    if key in entry and (source is None or getattr(source, key) is None):
+                        del entry[key]
+                if keep_range:
+                    entry["version"] = rng
+                elif "version" in entry:
+                    del entry["version"]
                 for key in ("format", "context"):
-                    if key in wanted:
-                        table[key] = wanted[key]
-                    elif key in table:
-                        del table[key]
-                deps[name] = table
+                    if wanted and key in wanted:
+                        entry[key] = wanted[key]
+                    elif key in entry:
+                        del entry[key]
+                deps[name] = entry
             elif isinstance(current, dict):
                 current["version"] = rng
             elif current != rng:
                 deps[name] = rng
         for name in [n for n in self.options if n not in self.dependencies]:
             del self.options[name]
+        for name in [n for n in self.sources if n not in self.dependencies]:
+            del self.sources[name]
         write_atomic(self.manifest_path, tomlkit.dumps(doc))
         self._read_as = file_status(self.manifest_path)
 
@@ -265,8 +418,26 @@ class Project:
                                 "registry": self.registry}
         if self.options:  # only when used, so locks made before options existed stay fresh
             data["options"] = {n: self.options[n] for n in sorted(self.options)}
+        if self.sources:  # likewise for sources and named registries
+            data["sources"] = {n: self.sources[n].to_toml() for n in sorted(self.sources)}
+        if self.registries:
+            data["registries"] = dict(sorted(self.registries.items()))
         canon = json.dumps(data, sort_keys=True)
         return "sha256:" + hashlib.sha256(canon.encode()).hexdigest()
+
+
+def _registries(manifest_path: Path, value: Any) -> dict[str, str]:
+    """``[registries]``: a table of name = "URL or folder"."""
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ManifestError(f"{manifest_path}: [registries] must be a table of name = "
+                            '"URL or folder" lines, e.g. team = "https://models.example.com/reg/".')
+    for key in value:
+        try:
+            check_name(key)
+        except ValueError:
+            raise ManifestError(f"{manifest_path}: [registries] has the name '{key}'; use "
+                                "lower-case letters, digits, '-', '_' and '.'.") from None
+    return dict(value)
 
 
 def _toml_safe(value: Any) -> Any:
@@ -368,18 +539,40 @@ class LockedConversion:
 
 
 def _registry(text: Any) -> str:
-    """Where a locked package comes from: ``bundled``, a plain http(s) URL, or an absolute
-    registry folder with no ``..`` in it."""
+    """Where a locked package comes from: ``bundled``, a plain http(s) URL, an absolute
+    registry folder with no ``..`` in it, or ``hf:ORG/REPO``."""
     from mlpm.urls import check_http_url
 
     if not isinstance(text, str):
         raise ValueError(f"{text!r} is not a string")
     if text.startswith(("http://", "https://")):
         return check_http_url(text)
+    if text.startswith(HF_PREFIX):
+        from mlpm.registry.hfid import check_repo_id
+
+        check_repo_id(text[len(HF_PREFIX):])
+        return text
     parts = text.replace("\\", "/").split("/")
     if text != "bundled" and (not os.path.isabs(text) or ".." in parts or "\x00" in text):
         raise ValueError(f"'{text}' is neither `bundled`, an http(s) URL nor an absolute "
                          "registry folder")
+    return text
+
+
+def _revision(text: Any) -> str | None:
+    if text is None:
+        return None
+    if not isinstance(text, str) or not _plain_rev(text):
+        raise ValueError(f"{text!r} is not a branch, tag or commit name")
+    return text
+
+
+def _commit(text: Any) -> str | None:
+    if text is None:
+        return None
+    if not isinstance(text, str) or len(text) != 40 or \
+            not all(c in "0123456789abcdef" for c in text):
+        raise ValueError(f"{text!r} is not a 40-hex commit")
     return text
 
 
@@ -389,7 +582,8 @@ class LockedPackage:
     def __init__(self, name: str, version: str, registry: str, framework: str,
                  artifacts: list[Artifact], dependencies: dict[str, str] | None = None,
                  fingerprint: str | None = None, kind: str | None = None,
-                 interface: dict | None = None, upstream: dict | None = None):
+                 interface: dict | None = None, upstream: dict | None = None,
+                 revision: str | None = None, commit: str | None = None):
         self.name = name
         self.version = version
         self.registry = registry
@@ -401,6 +595,9 @@ class LockedPackage:
         self.interface = interface or {}  # entrypoints / signatures, usable offline
         self.upstream = upstream or {}  # hub repo, entrypoint and kwargs of hub packages
         self.conversions: list[LockedConversion] = []  # formats converted locally
+        # A Hugging Face package: the revision the manifest asked for, the commit it was then
+        self.revision = revision
+        self.commit = commit
 
     def to_toml(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "version": self.version,
@@ -409,6 +606,10 @@ class LockedPackage:
             data["kind"] = self.kind
         if self.fingerprint:
             data["fingerprint"] = self.fingerprint
+        if self.revision:
+            data["revision"] = self.revision
+        if self.commit:
+            data["commit"] = self.commit
         data["dependencies"] = dict(sorted(self.dependencies.items()))
         data["artifacts"] = [a.to_json() for a in self.artifacts]
         if self.upstream:
@@ -441,6 +642,9 @@ class LockedPackage:
             kind=data.get("kind"),
             interface=_from_toml_safe(data.get("interface")),
             upstream=_from_toml_safe(data.get("upstream")),
+            revision=_field(f"package '{data['name']}' revision", _revision,
+                            data.get("revision")),
+            commit=_field(f"package '{data['name']}' commit", _commit, data.get("commit")),
         )
 
 
@@ -496,8 +700,12 @@ class Lock:
 
     def references(self) -> set[str]:
         """What this lock keeps alive in the store: blobs, and conversions as convert-KEY."""
+        from mlpm.store import snapshot_key
+
         return self.blobs() | {f"convert-{c.key}" for p in self.packages.values()
-                               for c in p.conversions if c.key}
+                               for c in p.conversions if c.key} | \
+            {"snapshot-" + snapshot_key([(a.path, a.sha256) for a in p.artifacts])
+             for p in self.packages.values() if p.registry.startswith(HF_PREFIX)}
 
     def dependents(self, name: str) -> list[str]:
         """Locked packages that depend directly on ``name``."""

@@ -110,7 +110,12 @@ class Provider(_ProviderBase):
     def get_dependencies(self, candidate):
         label = str(candidate)
         reqs = []
-        for name, rng in candidate.record.dependencies.items():
+        # Routed by the registry when it spans several sources (mlpm/sources): an edge may
+        # cross from a registry to the Hugging Face Hub.
+        depends = getattr(self.registry, "depends", None)
+        edges = depends(candidate.record) if depends is not None else \
+            candidate.record.dependencies.items()
+        for name, rng in edges:
             self.needed_by.setdefault(name, set()).add(label)
             reqs.append(Requirement(name, rng, label))
         return reqs
@@ -175,7 +180,7 @@ def _explain(registry: Registry, causes, provider: Provider) -> Exception:
                              if r.yanked and semver.satisfies(r.version, req.range)),
                             key=_sort_key)
             if yanked:  # say why the version asked for is not installable
-                why = yanked[-1].get("yanked-reason")
+                why = yanked[-1].yanked_reason
                 what = (f"{req.name}@{yanked[-1].version} is yanked" if len(yanked) == 1 else
                         f"every version of {req.name} matching {req.range} is yanked "
                         f"(newest: {yanked[-1].version})")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from mlpm.project import LockedPackage, Project
-from mlpm.registry import BUNDLED, Registry, canonical, open_registry
+from mlpm.registry import BUNDLED, Registry, canonical
 from mlpm.store import Store
 
 
@@ -41,7 +41,9 @@ class Session:
 
     def open(self, location: str) -> Registry:
         if location not in self._open:
-            self._open[location] = open_registry(location, self.store, self.offline)
+            from mlpm.sources import open_source
+
+            self._open[location] = open_source(location, self.store, self.offline)
         return self._open[location]
 
 

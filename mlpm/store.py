@@ -415,6 +415,41 @@ class Store:
                 "(`mlpm remove` or `mlpm cache prune` in another process); run `mlpm install` "
                 "and retry.")
 
+    def snapshot(self, files: list[tuple[str, str]]) -> Path:
+        """A folder holding each blob ``sha256`` at its relative ``path``, for (path, sha256)
+        in ``files``: a Hugging Face snapshot laid out as ``from_pretrained`` expects.
+
+        Files are hard links to the blobs (copies where the file system has none), so a
+        snapshot costs no second copy of the weights. Built once, atomically, under the
+        name ``snapshot_key(files)``; the blobs must be in the store already.
+        """
+        import shutil
+
+        key = snapshot_key(files)
+        dest = self._dir("entries", "snapshots") / key
+        if dest.is_dir():
+            return dest
+        with self.blob_lock("snapshot-" + key):
+            if dest.is_dir():
+                return dest
+            tmp = dest.with_name(f".{key}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+            try:
+                for rel, sha256 in files:
+                    target = self.inside(tmp / rel, f"the snapshot file {rel}")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    blob = self.blob_path(sha256)
+                    try:
+                        os.link(blob, target)
+                    except FileNotFoundError:
+                        raise RemovedWhileLoading(self._removed(sha256)) from None
+                    except OSError:
+                        shutil.copyfile(blob, target)
+                os.rename(tmp, dest)
+            finally:
+                if tmp.exists():
+                    remove_tree(tmp)
+        return dest
+
     def hub_home(self) -> Path:
         """Where hub code that insists on caching something may write: inside the store."""
         return self._dir("entries", "torch-hub-home")
@@ -528,6 +563,10 @@ class Store:
             if sha.startswith("convert-"):
                 freed += self._drop_entry(self.converted_entry(sha[8:]))
                 continue
+            if sha.startswith("snapshot-"):
+                freed += self._drop_entry(self.root / "entries" / "snapshots" /
+                                          _digest(sha[9:]))
+                continue
             if not self.has_blob(sha):
                 continue
             freed += self.delete_blob(sha)
@@ -545,7 +584,8 @@ class Store:
                 continue
             files += 1
             freed += blob.size if dry_run else self.delete_blob(blob.sha256)
-        for kind, prefix in (("unpacked", ""), ("converted", "convert-")):
+        for kind, prefix in (("unpacked", ""), ("converted", "convert-"),
+                             ("snapshots", "snapshot-")):
             entries = self.root / "entries" / kind
             for entry in entries.iterdir() if entries.is_dir() else []:
                 if prefix + entry.name not in used and not entry.name.startswith("."):
@@ -565,7 +605,8 @@ class Store:
         import re
 
         dead_tmp = re.compile(r"\..+\.(\d+)\.[0-9a-f]+\.(tmp|trash)")
-        for kind, lock_prefix in (("unpacked", "entry-"), ("converted", "convert-")):
+        for kind, lock_prefix in (("unpacked", "entry-"), ("converted", "convert-"),
+                                  ("snapshots", "snapshot-")):
             folder = self.root / "entries" / kind
             for item in folder.iterdir() if folder.is_dir() else []:
                 if item.name.startswith("."):  # .KEY.<pid>.<rand>.tmp, .KEY.<rand>.trash...
@@ -696,6 +737,14 @@ class StreamHasher:
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def snapshot_key(files: list[tuple[str, str]]) -> str:
+    """The name of the snapshot entry of (path, sha256) pairs: a digest of the sorted list."""
+    import hashlib
+
+    text = "".join(f"{path}\0{sha}\n" for path, sha in sorted(files))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _digest(sha256: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -81,6 +82,13 @@ def assert_clean_error(result: Result, code: int = 1, *needles: str) -> None:
     assert result.err.strip(), "an error must say something on stderr"
     for needle in needles:
         assert needle in result.err, (needle, result.err)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for a server the test starts)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @dataclass

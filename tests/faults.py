@@ -1,4 +1,4 @@
-"""Fault injection for the reliability trials: a misbehaving registry server on loopback,
+"""Fault injection for the reliability tests: a misbehaving registry server on loopback,
 and a pre-imported "zygote" process that forks real mlpm runs cheap enough to SIGKILL
 hundreds of times.
 
@@ -259,7 +259,7 @@ class FaultServer(ThreadingHTTPServer):
         return None
 
     def handle_error(self, request, client_address) -> None:
-        """A client that hangs up mid-request is part of the trials: no traceback on stderr
+        """A client that hangs up mid-request is part of these tests: no traceback on stderr
         (in-process runs capture stderr, and it would read as mlpm's output)."""
         with self.mutex:
             self.errors += 1

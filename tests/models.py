@@ -1,6 +1,7 @@
 """Small real models, built here for the tests and the benchmarks (benchmarks/_harness.py
 imports this module with the repository root on sys.path): linear ONNX and TorchScript
-models for packages, and the models tests/test_convert.py converts.
+models for packages, a PyTorch Hub package (hub code + weights), and the models
+tests/unit/test_convert.py converts.
 
 Frameworks are imported inside each builder only, so importing this module needs none; a
 subprocess imports it to show that a cached conversion needs no framework.
@@ -8,8 +9,10 @@ subprocess imports it to show that a cached conversion needs no framework.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import sys
+import textwrap
 from pathlib import Path
 
 
@@ -65,7 +68,7 @@ def make_torchscript(path: Path, weights_seed: int, inputs: int = 4, outputs: in
     return path
 
 
-# -- models that tests/test_convert.py converts ----------------------------------------------
+# -- models that tests/unit/test_convert.py converts ----------------------------------------------
 
 CNN_SIGNATURE = {
     "name": "forward",
@@ -164,3 +167,105 @@ def save_savedmodel(folder: Path, seed: int = 0) -> Path:
                         signatures={"serving_default": model.serving_default,
                                     "features": model.features})
     return folder
+
+
+# -- a PyTorch Hub package (tests/e2e/test_hub_packages.py, test_code_digest.py) -------------
+
+HUBCONF = '''
+"""A small hub repo written the way public ones are."""
+import torch
+
+from models import TinyNet
+from models import build_cnn as tiny_cnn
+
+dependencies = ["torch"]
+
+WEIGHTS = "https://models.example.org/tiny/tiny_net-{prefix}.pth"
+
+
+def _load(model, url):
+    state = torch.hub.load_state_dict_from_url(url, progress=False, map_location="cpu")
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def tiny_net(pretrained=True, hidden=8):
+    """A two-layer MLP for 4 features and 3 classes."""
+    model = TinyNet(hidden)
+    return _load(model, WEIGHTS) if pretrained else model
+
+
+def tiny_net_raw(*, scale: float = 1.0, **kwargs):
+    """tiny_net without pretrained weights."""
+    return TinyNet(**kwargs)
+'''
+
+MODELS = '''
+import torch
+
+
+class TinyNet(torch.nn.Module):
+    """The network behind tiny_net."""
+
+    def __init__(self, hidden=8):
+        super().__init__()
+        self.a = torch.nn.Linear(4, hidden)
+        self.b = torch.nn.Linear(hidden, 3)
+
+    def forward(self, x):
+        return self.b(torch.relu(self.a(x)))
+
+
+def build_cnn(channels=2):
+    """Re-exported as tiny_cnn."""
+    return torch.nn.Conv1d(1, channels, 3)
+'''
+
+
+def make_hub_package(folder: Path, version: str = "1.0.0", seed: int = 0,
+                     extra_hubconf: str = "") -> tuple[Path, Path]:
+    """A package dir: hub/ (hubconf.py + models.py), the weights file, and mlpm.toml."""
+    torch = _framework("torch")
+
+    hub = folder / "hub"
+    hub.mkdir(parents=True)
+    (hub / "models.py").write_text(MODELS)
+    torch.manual_seed(seed)
+    namespace: dict = {}
+    exec(compile(MODELS, "models.py", "exec"), namespace)  # noqa: S102 (the test's own code)
+    net = namespace["TinyNet"](8)
+    weights = folder / "weights.pth"
+    torch.save(net.state_dict(), weights)
+    prefix = hashlib.sha256(weights.read_bytes()).hexdigest()[:8]
+    final = folder / f"tiny_net-{prefix}.pth"
+    weights.rename(final)
+    (hub / "hubconf.py").write_text(HUBCONF.replace("{prefix}", prefix) + extra_hubconf)
+    (folder / "mlpm.toml").write_text(textwrap.dedent(f'''
+        [package]
+        name = "tinyhub"
+        version = "{version}"
+        framework = "torch"
+        kind = "torch-hub"
+        description = "A tiny hub package"
+        license = "MIT"
+
+        [package.upstream]
+        type = "torch-hub"
+        repo = "example/tinyhub"
+        entrypoint = "tiny_net"
+
+        [[package.artifacts]]
+        format = "torch-hub"
+        role = "code"
+        file = "hub"
+
+        [[package.artifacts]]
+        format = "torch-hub"
+        role = "weights"
+        file = "{final.name}"
+        upstream = "https://models.example.org/tiny/{final.name}"
+
+        [package.interface]
+        default-entrypoint = "tiny_net"
+    '''))
+    return final, hub

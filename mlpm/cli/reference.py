@@ -5,7 +5,7 @@ examples, options (with defaults) and subcommands. Regenerate after changing a c
 
     python -m mlpm.cli.reference          # writes docs/reference/cli.md
 
-tests/test_docs_cli_reference.py fails when the checked-in file is not what this renders.
+tests/repo/test_docs_cli_reference.py fails when the checked-in file is not what this renders.
 """
 
 from __future__ import annotations

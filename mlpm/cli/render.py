@@ -1,13 +1,17 @@
-"""Plain-text and JSON renderings shared by the click commands and the fast paths.
+"""Plain-text renderings shared by the click commands and the fast paths, and the
+``--json`` envelope.
 
 Nothing here imports click, so ``mlpm install`` with nothing to do never loads it.
 Every ``--json`` output is ``envelope(command, data)``: one object with the schema
-version, the command, and snake_case keys (docs/reference/json.md).
+version, the command, and snake_case keys (docs/reference/json.md); ``data`` is a typed
+result's ``to_json()`` (``mlpm.cli.results``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA = 1  # bumped only when a key is renamed or removed; new keys keep the number
 
@@ -72,21 +76,6 @@ def install_summary(result, verb: str) -> str:
     return "\n".join(lines)
 
 
-def change_json(change) -> dict[str, Any]:
-    return {"name": change.name, "old": change.old, "new": change.new}
-
-
-def install_json(result) -> dict[str, Any]:
-    """install / upgrade: what changed, what the manifest saved, what was (or would be)
-    fetched."""
-    return {"dry_run": getattr(result, "dry_run", False),
-            "changes": [change_json(c) for c in result.changes],
-            "saved": dict(result.saved), "packages": result.packages,
-            "notes": list(getattr(result, "notes", [])),
-            "fetched_files": result.fetched_files, "fetched_bytes": result.fetched_bytes,
-            "unknown_sizes": getattr(result, "unknown_sizes", 0)}
-
-
 def remove_summary(result) -> str:
     from mlpm.store import human_size
 
@@ -99,32 +88,3 @@ def remove_summary(result) -> str:
     else:
         lines.append(f"freed {human_size(result.freed_bytes)} ({files})")
     return "\n".join(lines)
-
-
-def remove_json(result) -> dict[str, Any]:
-    return {"dry_run": getattr(result, "dry_run", False),
-            "changes": [change_json(c) for c in result.changes],
-            "freed_files": result.freed_files, "freed_bytes": result.freed_bytes}
-
-
-def outdated_json(rows) -> dict[str, Any]:
-    return {"packages": [{"name": r.name, "current": r.current, "wanted": r.wanted,
-                          "latest": r.latest, "direct": r.direct, "range": r.range,
-                          "breaking": list(r.breaking)} for r in rows]}
-
-
-def why_json(name: str, chains: list[list[str]], direct: dict[str, str]) -> dict[str, Any]:
-    """why: every chain as data, from a direct dependency (with its manifest range) down to
-    ``name``; ``chains`` are the text chains ``mlpm.ops.query.why`` returns, each opening
-    with the project and then ``NAME@VERSION`` labels."""
-    out: list[dict[str, Any]] = []
-    for chain in chains:
-        path: list[dict[str, str]] = []
-        for label in chain[1:]:
-            pkg, sep, at = label.partition("@")
-            if sep:
-                path.append({"name": pkg, "version": at})
-        if path:
-            out.append({"range": direct.get(path[0]["name"]), "path": path})
-    version = out[0]["path"][-1]["version"] if out else None
-    return {"name": name, "version": version, "chains": out}

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from mlpm.registry.records import Interface
+
 
 def _declared(declared: dict | None) -> dict:
     """The publisher's [package.interface], with digits-style inputs/outputs as one signature."""
@@ -121,7 +123,7 @@ def _as_folder(path: Path, marker: str, scratch: list[Path]) -> Path:
 
 
 def describe(kind: str, files: list[tuple[str, str | None, Path | None, str]],
-             declared: dict | None) -> tuple[dict, str | None, str | None]:
+             declared: dict | None) -> tuple[Interface, str | None, str | None]:
     """(interface record, weights digest, code digest) for a package about to be published.
 
     ``files`` lists (format, role, local path or None for a remote artifact, sha256 or
@@ -133,7 +135,8 @@ def describe(kind: str, files: list[tuple[str, str | None, Path | None, str]],
 
     scratch: list[Path] = []
     try:
-        return _describe(files, declared, scratch)
+        iface, weights, code = _describe(files, declared, scratch)
+        return Interface.from_json(iface), weights, code
     finally:
         for tmp in scratch:
             remove_tree(tmp)

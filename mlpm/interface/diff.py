@@ -48,6 +48,7 @@ from collections.abc import Iterable
 
 from mlpm import semver
 from mlpm.errors import InvalidVersionStep as InvalidVersionStep  # re-exported
+from mlpm.registry.records import Interface
 
 LEVELS = ("patch", "minor", "major")  # ascending: required_level takes the largest
 _RANK = {level: i for i, level in enumerate(LEVELS)}
@@ -107,8 +108,8 @@ class InterfaceChange:
 
 
 def diff(
-    old_iface: dict | None,
-    new_iface: dict | None,
+    old_iface: Interface | dict | None,
+    new_iface: Interface | dict | None,
     *,
     old_weights: str | None = None,
     new_weights: str | None = None,
@@ -132,13 +133,13 @@ def diff(
     """
     changes: list[InterfaceChange] = []
     if old_iface is not None and new_iface is not None:
-        _diff_entrypoints(old_iface, new_iface, changes)
-        _diff_signatures(old_iface, new_iface, changes)
-        _diff_text(_contract_text(old_iface.get("preprocessing")),
-                   _contract_text(new_iface.get("preprocessing")),
+        old, new = Interface.from_json(old_iface), Interface.from_json(new_iface)
+        _diff_entrypoints(old, new, changes)
+        _diff_signatures(old, new, changes)
+        _diff_text(_contract_text(old.preprocessing), _contract_text(new.preprocessing),
                    "preprocessing", "preprocessing contract", changes)
-        _diff_text(_contract_text(old_iface.get("labels")),
-                   _contract_text(new_iface.get("labels")), "labels", "label space", changes)
+        _diff_text(_contract_text(old.labels), _contract_text(new.labels), "labels",
+                   "label space", changes)
     elif old_iface is not None:
         # A published contract that can no longer be seen cannot be vouched for.
         changes.append(InterfaceChange(
@@ -216,8 +217,8 @@ def _param_contract(entry: dict) -> list[tuple]:
             for p in entry.get("parameters") or () if isinstance(p, dict)]
 
 
-def _diff_entrypoints(old: dict, new: dict, out: list[InterfaceChange]) -> None:
-    before, after = _by_name(old.get("entrypoints")), _by_name(new.get("entrypoints"))
+def _diff_entrypoints(old: Interface, new: Interface, out: list[InterfaceChange]) -> None:
+    before, after = _by_name(old.entrypoints), _by_name(new.entrypoints)
     removed = [n for n in before if n not in after]
     added = [n for n in after if n not in before]
 
@@ -232,7 +233,7 @@ def _diff_entrypoints(old: dict, new: dict, out: list[InterfaceChange]) -> None:
         if name in after:
             _diff_parameters(entry, after[name], f"entrypoint '{name}'", out)
 
-    old_default, new_default = old.get("default-entrypoint"), new.get("default-entrypoint")
+    old_default, new_default = old.default_entrypoint, new.default_entrypoint
     if old_default == new_default or (old_default is not None
                                       and renamed.get(old_default) == new_default):
         return  # a renamed default still answers calls that name no entrypoint
@@ -387,8 +388,8 @@ def _show_shape(shape: object) -> str:
     return "[" + ", ".join("None" if d is None else str(d) for d in contract) + "]"
 
 
-def _diff_signatures(old: dict, new: dict, out: list[InterfaceChange]) -> None:
-    before, after = _by_name(old.get("signatures")), _by_name(new.get("signatures"))
+def _diff_signatures(old: Interface, new: Interface, out: list[InterfaceChange]) -> None:
+    before, after = _by_name(old.signatures), _by_name(new.signatures)
     removed = [n for n in before if n not in after]
     added = [n for n in after if n not in before]
 
@@ -571,7 +572,7 @@ def _short(digest: str) -> str:
 # ---------------------------------------------------------------- fingerprint
 
 
-def fingerprint(iface: dict | None) -> str:
+def fingerprint(iface: Interface | dict | None) -> str:
     """``sha256:`` over the contract only: equal contracts hash alike.
 
     Counted: entrypoint names and whether their parameters are known, each parameter's
@@ -594,7 +595,8 @@ def fingerprint(iface: dict | None) -> str:
         contract = None  # unknown differs from known-and-empty, as in diff()
     else:
         entrypoints = []
-        for name, entry in sorted(_by_name(iface.get("entrypoints")).items()):
+        iface = Interface.from_json(iface)
+        for name, entry in sorted(_by_name(iface.entrypoints).items()):
             item: dict = {"name": name, "parameters": _param_contract(entry)}
             if not _known(entry):
                 item["known"] = False  # known and unknown entrypoints compare differently
@@ -603,13 +605,13 @@ def fingerprint(iface: dict | None) -> str:
             {"name": name, **{side: [(t["name"], *_tensor_contract(t))
                                      for t in _by_name(sig.get(side)).values()]
                               for side in ("inputs", "outputs")}}
-            for name, sig in sorted(_by_name(iface.get("signatures")).items())]
+            for name, sig in sorted(_by_name(iface.signatures).items())]
         contract = {
             "entrypoints": entrypoints,
-            "default-entrypoint": iface.get("default-entrypoint"),
+            "default-entrypoint": iface.default_entrypoint,
             "signatures": signatures,
-            "preprocessing": _contract_text(iface.get("preprocessing")),
-            "labels": _contract_text(iface.get("labels")),
+            "preprocessing": _contract_text(iface.preprocessing),
+            "labels": _contract_text(iface.labels),
         }
     text = json.dumps(contract, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()

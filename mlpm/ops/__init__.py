@@ -10,7 +10,6 @@ from __future__ import annotations
 from mlpm.project import Lock, LockedPackage, Project
 from mlpm.registry.records import Record
 from mlpm.session import Session  # also imported from here by the operations and their callers
-from mlpm.store import Store
 
 
 class Change:
@@ -43,9 +42,9 @@ def locked_from_record(record: Record, registry: str, edges: dict[str, str]) -> 
     return LockedPackage(
         name=record.name, version=record.version, registry=registry,
         framework=record.framework, artifacts=list(record.artifacts),
-        dependencies=dict(edges), fingerprint=record.get("fingerprint"),
-        kind=record.get("kind"), interface=record.get("interface"),
-        upstream=record.get("upstream"),
+        dependencies=dict(edges), fingerprint=record.fingerprint, kind=record.kind,
+        interface=iface.to_json() if (iface := record.interface) else None,
+        upstream=record.upstream,
     )
 
 
@@ -55,8 +54,3 @@ def commit(session: Session, project: Project, lock: Lock) -> None:
     lock.write(project.lock_path)
     project.save()
     session.store.set_refs(project.root, project.lock_path, lock.references())
-
-
-def missing_blobs(store: Store, lock: Lock) -> list[str]:
-    return [a.sha256 for p in lock.packages.values() for a in p.artifacts
-            if not store.has_blob(a.sha256, a.size)]

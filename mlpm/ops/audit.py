@@ -17,6 +17,10 @@ from mlpm.audit import AuditReport, Finding, scan_file
 from mlpm.lockcheck import read_lock
 from mlpm.project import Project
 
+TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
+if TYPE_CHECKING:
+    from mlpm.registry.records import Record
+
 # -- the per-package opt-in ----------------------------------------------------------------
 
 
@@ -86,14 +90,9 @@ def audit(project: Project, store, *, session=None) -> AuditReport:
     return report
 
 
-def _record_findings(label: str, record) -> list[Finding]:
+def _record_findings(label: str, record: Record) -> list[Finding]:
     out = []
-    advisories = record.get("advisories") or []
-    if not isinstance(advisories, list):
-        advisories = []
-    for adv in advisories:
-        if not isinstance(adv, dict):
-            continue
+    for adv in record.advisories:
         fixed = adv.get("fixed-in")
         detail = f"{adv.get('id', 'advisory')}: {adv.get('summary', '(no summary)')}"
         if fixed:
@@ -101,7 +100,7 @@ def _record_findings(label: str, record) -> list[Finding]:
         out.append(Finding(label, None, "advisory", detail,
                            severity=str(adv.get("severity") or "unknown")))
     if record.yanked:
-        reason = record.get("yanked-reason")
+        reason = record.yanked_reason
         out.append(Finding(label, None, "yanked",
                            f"yanked by its publisher: {reason or 'no reason given'}; run "
                            f"`mlpm upgrade {record.name}` to move to a version that is not",

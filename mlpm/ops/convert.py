@@ -70,12 +70,14 @@ def source_for(pkg: LockedPackage, target: str, session: Session, *, trust: bool
                               f"{routes}; use one of those formats, or ask the publisher "
                               f"for a {target} artifact.")
     fmt = candidates[0]
-    signatures = pkg.interface.get("signatures")
+    from mlpm.registry.records import Interface
+
+    iface = Interface.from_json(pkg.interface)
+    signatures = iface.signatures
     if fmt == "torch-hub":
         parts = [a for a in pkg.artifacts if a.format == "torch-hub"]
         ensure(pkg, parts)
-        entry = entrypoint or pkg.interface.get("default-entrypoint") or \
-            pkg.upstream.get("entrypoint")
+        entry = entrypoint or iface.default_entrypoint or pkg.upstream.get("entrypoint")
         ident = json.dumps({"artifacts": sorted(a.sha256 for a in parts), "entrypoint": entry,
                             "kwargs": kwargs or {}}, sort_keys=True)
         digest = "sha256:" + hashlib.sha256(ident.encode()).hexdigest()

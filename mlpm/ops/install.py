@@ -21,10 +21,14 @@ from mlpm.ops import (
     diff_locks,
     locked_from_record,
 )
-from mlpm.project import Lock, Project
+from mlpm.project import HF_PREFIX, Lock, Project, Source
 from mlpm.registry.records import parse_spec
-from mlpm.registry.versions import latest_version
+from mlpm.registry.versions import latest_version, newest_matching
 from mlpm.session import fetch_locked
+
+TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
+if TYPE_CHECKING:
+    from mlpm.sources import Sources
 
 
 class InstallResult:
@@ -70,7 +74,7 @@ def _stale_reason(project: Project, lock: Lock | None) -> str:
     return f"{manifest} changed since mlpm.lock was written"
 
 
-def _lock_from(session: Session, location: str, resolution, old: Lock | None,
+def _lock_from(session: Session, sources: Sources, resolution, old: Lock | None,
                distrust: frozenset[str] | set[str] = frozenset()) -> Lock:
     """The new lock; a version locked before keeps the digests pinned at first install.
 
@@ -79,9 +83,14 @@ def _lock_from(session: Session, location: str, resolution, old: Lock | None,
     """
     lock = Lock("")
     for name, record in resolution.records.items():
+        location = sources.location_of(name)
         pkg = locked_from_record(record, location, resolution.edges[name])
+        hub = record.get("hf")
+        if isinstance(hub, dict):  # a Hugging Face package: the revision and its commit
+            pkg.revision, pkg.commit = hub.get("revision"), hub.get("commit")
         before = old.packages.get(name) if old else None
-        if before is not None and before.version == pkg.version and name not in distrust:
+        if before is not None and before.version == pkg.version and name not in distrust \
+                and before.registry == location:
             _same_bytes_as_locked(before, record, session.open(location).display)
             pinned = {(a.format, a.path, a.url): a for a in before.artifacts if a.pinned}
             pkg.artifacts = [a if a.pinned else pinned.get((a.format, a.path, a.url), a)
@@ -127,6 +136,8 @@ def _against_registry(session: Session, lock: Lock, names: list[str],
     found: list[Inconsistency] = []
     for name in names:
         pkg = lock.packages[name]
+        if pkg.registry.startswith(HF_PREFIX):
+            continue  # a commit's files do not change: the Hub is asked for them alone
         try:
             registry = session.open(pkg.registry)
             record = registry.record(name, pkg.version)
@@ -215,21 +226,96 @@ def _keep_conversions(session: Session, project: Project, old: Lock | None, new:
 
 def install(project: Project, specs: list[str] | None = None, *, session: Session,
             frozen: bool = False, options: dict[str, str] | None = None,
-            dry_run: bool = False) -> InstallResult:
+            dry_run: bool = False, name: str | None = None,
+            registry_name: str | None = None) -> InstallResult:
     """``mlpm install [SPEC...]``: with no spec, exactly what mlpm.lock says (like ``npm ci``).
 
+    A spec is ``NAME[@RANGE]`` or ``hf:ORG/REPO[@RANGE|REVISION]`` (a Hugging Face
+    repository; ``name`` chooses the package name it gets). ``registry_name`` takes the
+    packages named from the manifest's ``[registries]`` entry of that name.
     ``options`` (format= / context=) are kept in the manifest for the packages named.
     ``dry_run``: resolve and report what would change and be fetched, writing nothing.
     """
     with project.locked():
         return _install(project, specs, session=session, frozen=frozen, options=options,
-                        dry_run=dry_run)
+                        dry_run=dry_run, name=name, registry_name=registry_name)
+
+
+def _parse_specs(project: Project, specs: list[str], session: Session, name: str | None,
+                 registry_name: str | None, options: dict[str, str] | None,
+                 ) -> list[tuple[str, str | None]]:
+    """Each spec as (package name, range typed); a Hugging Face spec or ``--registry NAME``
+    also sets the dependency's source in ``project`` (saved only if the install succeeds)."""
+    if name is not None and len(specs) != 1:
+        raise UsageError("--name names one package; install the others in another command.")
+    if registry_name is not None and registry_name not in project.registries:
+        known = ", ".join(sorted(project.registries)) or "none"
+        raise UsageError(f"the manifest's [registries] has no '{registry_name}' (defined: "
+                         f"{known}); add it there, e.g. {registry_name} = "
+                         '"https://models.example.com/reg/".')
+    parsed: list[tuple[str, str | None]] = []
+    for spec in specs:
+        if spec.startswith(HF_PREFIX):
+            if registry_name is not None:
+                raise UsageError(f"{spec} comes from the Hugging Face Hub, not a registry; drop "
+                                 "--registry for it.")
+            parsed.append(_hf_spec(project, spec, session, name, options))
+            continue
+        pkg, rng = parse_spec(spec)
+        if name is not None:
+            raise UsageError("--name renames a Hugging Face repository (hf:ORG/REPO); a "
+                             "registry package keeps its own name.")
+        if registry_name is not None:
+            project.sources[pkg] = Source(registry=registry_name)
+        elif pkg in project.sources and project.sources[pkg].hf is not None:
+            raise UsageError(f"{pkg} comes from the Hugging Face repository "
+                             f"{project.sources[pkg].hf}; install it as "
+                             f"hf:{project.sources[pkg].hf}@REVISION.")
+        parsed.append((pkg, rng))
+    return parsed
+
+
+def _hf_spec(project: Project, spec: str, session: Session, name: str | None,
+             options: dict[str, str] | None) -> tuple[str, str | None]:
+    """``hf:ORG/REPO[@X]``: X a 40-hex commit, a branch or non-SemVer tag (tracked as a
+    revision), a SemVer tag or a range (over the repository's SemVer tags); none: the newest
+    SemVer tag if there is one, else the default branch."""
+    from mlpm.registry.hfid import check_repo_id, package_name
+    from mlpm.registry.records import check_name
+
+    repo_id, _, at = spec[len(HF_PREFIX):].partition("@")
+    try:
+        check_repo_id(repo_id)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    pkg = name if name is not None else package_name(repo_id)
+    if pkg is None:
+        raise UsageError(f"{repo_id}'s name cannot be a package name; choose one with --name, "
+                         "e.g. --name my-model.")
+    check_name(pkg)
+    current = project.sources.get(pkg)
+    if pkg in project.dependencies and (current is None or current.hf != repo_id):
+        where = f"the Hugging Face repository {current.hf}" if current and current.hf else \
+            "a registry"
+        raise UsageError(f"the project already has a package named {pkg} (from {where}); "
+                         "choose another name with --name.")
+    repo = session.open(HF_PREFIX + repo_id)
+    rev, rng = repo.interpret(at)  # type: ignore[attr-defined]
+    keep = current if current is not None and current.hf == repo_id else None
+    project.sources[pkg] = Source(hf=repo_id, rev=rev,
+                                  include=keep.include if keep else None,
+                                  exclude=keep.exclude if keep else None)
+    return pkg, rng
 
 
 def _install(project: Project, specs: list[str] | None, *, session: Session, frozen: bool,
-             options: dict[str, str] | None, dry_run: bool = False) -> InstallResult:
+             options: dict[str, str] | None, dry_run: bool = False, name: str | None = None,
+             registry_name: str | None = None) -> InstallResult:
     specs = list(specs or [])
-    parsed = [parse_spec(s) for s in specs]
+    if frozen and specs:
+        raise UsageError("--frozen installs exactly what mlpm.lock says and cannot add packages; "
+                         "drop --frozen to install new ones.")
+    parsed = _parse_specs(project, specs, session, name, registry_name, options)
     if frozen and parsed:
         raise UsageError("--frozen installs exactly what mlpm.lock says and cannot add packages; "
                          "drop --frozen to install new ones.")
@@ -282,17 +368,26 @@ def _install(project: Project, specs: list[str] | None, *, session: Session, fro
 
     moved = {p.name for p in problems if p.kind == UNKNOWN}
     locked = {n: v for n, v in _pins(lock).items() if n not in moved}
-    resolution = resolve(session.open(location), requirements, locked=locked, unpinned=unpinned)
-    new = _lock_from(session, location, resolution, lock,
+    from mlpm.sources import Sources
+
+    sources = Sources.for_project(session, project, location, lock)
+    resolution = resolve(sources, requirements, locked=locked, unpinned=unpinned)
+    new = _lock_from(session, sources, resolution, lock,
                      {p.name for p in problems if p.kind in (RECORD, DUPLICATE)})
     result = InstallResult()
     if lock is not None:
         result.notes += _repair_notes(problems, lock, new)
-    for name, rng in parsed:
-        before = project.dependencies.get(name)
-        project.dependencies[name] = save_range(resolution.records[name].version, rng)
-        if project.dependencies[name] != before:  # say "saved" only when the manifest changes
-            result.saved[name] = project.dependencies[name]
+    for pkg, rng in parsed:
+        before = project.dependencies.get(pkg)
+        source = project.sources.get(pkg)
+        if source is not None and source.rev is not None:
+            project.dependencies[pkg] = "*"  # the revision is the source's; no range
+            if before != "*" or pkg not in (lock.packages if lock else {}):
+                result.saved[pkg] = f"rev {source.rev}"
+            continue
+        project.dependencies[pkg] = save_range(resolution.records[pkg].version, rng)
+        if project.dependencies[pkg] != before:  # say "saved" only when the manifest changes
+            result.saved[pkg] = project.dependencies[pkg]
     return _apply(session, project, lock, new, result, dry_run)
 
 
@@ -328,12 +423,15 @@ def _upgrade(project: Project, names: list[str] | None, *, session: Session,
                 raise UsageError(f"{name} is only a dependency of other packages; --latest moves "
                                  "direct dependencies: upgrade the package that needs it.")
     from mlpm.resolve import resolve
+    from mlpm.sources import Sources
 
     location = session.registry_location(project)
-    registry = session.open(location)
+    registry = Sources.for_project(session, project, location, lock)
     requirements = dict(project.dependencies)
     result = InstallResult()
-    if latest:
+    if latest:  # a package tracking a revision has no range to widen
+        targets = [n for n in targets if n not in project.sources
+                   or project.sources[n].rev is None]
         for name in targets:
             newest = latest_version(registry.records(name))
             if newest is not None:
@@ -352,7 +450,7 @@ def _upgrade(project: Project, names: list[str] | None, *, session: Session,
             if old and old != new:
                 for text in breaking(registry, name, old, new):
                     result.notes.append(f"{name} {old} -> {new} breaks the interface: {text}")
-    return _apply(session, project, lock, _lock_from(session, location, resolution, lock), result,
+    return _apply(session, project, lock, _lock_from(session, registry, resolution, lock), result,
                   dry_run)
 
 
@@ -372,14 +470,19 @@ class Outdated:
 
 def outdated(project: Project, *, session: Session, everything: bool = False) -> list[Outdated]:
     """current / wanted (newest in range) / latest for each locked package."""
-    from mlpm import semver
 
     lock = read_lock(project)
     if lock is None:
         raise StaleLock("there is no mlpm.lock yet; run `mlpm install` first.")
     rows = []
+    from mlpm.sources import Sources
+
+    sources = Sources.for_project(session, project, session.registry_location(project), lock)
+    for pkg in lock.packages.values():
+        if pkg.registry.startswith(HF_PREFIX) and pkg.name not in sources.where:
+            sources.route(pkg.name, pkg.registry, "mlpm.lock")
     for name, pkg in sorted(lock.packages.items()):
-        registry = session.open(pkg.registry)
+        registry = sources.registry_of(name)
         records = registry.records(name)
         ranges = []
         if name in project.dependencies:
@@ -387,12 +490,12 @@ def outdated(project: Project, *, session: Session, everything: bool = False) ->
         for other in lock.packages.values():
             if name in other.dependencies:
                 try:
-                    ranges.append(registry.record(other.name, other.version).dependencies[name])
+                    ranges.append(sources.registry_of(other.name).record(
+                        other.name, other.version).dependencies[name])
                 except (LookupError, KeyError):
                     pass
-        allowed = [r.version for r in records if not r.yanked
-                   and all(semver.satisfies(r.version, rng) for rng in ranges)]
-        wanted = max(allowed, key=semver.parse_version) if allowed else None
+        newest = newest_matching(records, *ranges)
+        wanted = newest.version if newest is not None else None
         from mlpm.ops.query import breaking
 
         latest = latest_version(records)

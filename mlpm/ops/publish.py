@@ -27,10 +27,12 @@ from mlpm.registry.records import (
     FILE_SUFFIX_FORMAT,
     FORMAT_FRAMEWORK,
     Artifact,
+    Interface,
     Record,
     check_name,
     parse_spec,
 )
+from mlpm.registry.versions import newest_matching
 from mlpm.store import file_sha256, write_atomic
 
 # [package] keys that become record fields as they are; the rest of the table is refused.
@@ -249,7 +251,7 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
 
     described = [(i.format, i.role, i.file, i.sha256 or i.prefix or i.url or "") for i in items]
     interface, weights, code = describe(meta["kind"], described, meta.get("interface"))
-    meta["interface"] = interface
+    meta["interface"] = interface.to_json()
     meta["fingerprint"] = fingerprint(interface)
     if weights:
         meta["weights"] = weights
@@ -290,16 +292,16 @@ def previous_release(version: str, records: list[Record]) -> Record | None:
     return max(line, key=lambda r: semver.parse_version(r.version), default=None)
 
 
-def _check_semver(name: str, version: str, records: list[Record], interface: dict,
+def _check_semver(name: str, version: str, records: list[Record], interface: Interface,
                   weights: str | None, code: str | None, formats: list[str]) -> None:
     from mlpm.interface import diff
 
     prev = previous_release(version, records)
     if prev is None:
         return
-    changes = diff.diff(prev.get("interface"), interface, old_weights=prev.get("weights"),
+    changes = diff.diff(prev.interface, interface, old_weights=prev.weights_digest,
                         new_weights=weights, old_formats=prev.formats, new_formats=formats,
-                        old_code=prev.get("code"), new_code=code)
+                        old_code=prev.code_digest, new_code=code)
     needed = diff.required_level(changes)
     made = diff.bump_level(prev.version, version)
     order = {"patch": 0, "minor": 1, "major": 2}
@@ -338,8 +340,7 @@ def _check_dependencies(registry: LocalRegistry, name: str, deps: dict[str, str]
         if not registry.exists(dep):
             raise PublishError(f"{name} depends on {dep}, which is not in the registry; publish "
                                f"{dep} first.")
-        if not any(semver.satisfies(r.version, rng) for r in registry.records(dep)
-                   if not r.yanked):
+        if newest_matching(registry.records(dep), rng) is None:
             raise PublishError(f"{name} depends on {dep}@{rng}, but no published version of {dep} "
                                "matches; publish one or widen the range.")
 
@@ -413,9 +414,8 @@ def yank(spec: str, registry: str, *, undo: bool = False, reason: str | None = N
         local = open_registry(str(reg_dir))
         record = local.record(name, str(semver.parse_version(version)))
         record.yanked = not undo
-        record.extra.pop("yanked-reason", None)
-        if reason and not undo:  # shown to whoever asks for this version (docs/reference)
-            record.extra["yanked-reason"] = reason
+        # shown to whoever asks for this version (docs/reference)
+        record.yanked_reason = reason if reason and not undo else None
         index_file = layout.index_file(reg_dir, name)
         lines = [r.to_line() if r.version != record.version else record.to_line()
                  for r in local.records(name)]

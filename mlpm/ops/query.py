@@ -9,8 +9,8 @@ from mlpm.errors import DamagedIndex, NoMatchingVersion, NotInstalled, PackageNo
 from mlpm.lockcheck import read_lock
 from mlpm.ops import Session
 from mlpm.project import Lock, Project
-from mlpm.registry.records import check_name, parse_spec
-from mlpm.registry.versions import latest_version
+from mlpm.registry.records import Interface, Record, check_name, parse_spec
+from mlpm.registry.versions import latest_version, newest_matching
 from mlpm.resolve import PROJECT
 
 
@@ -133,7 +133,10 @@ def why(project: Project, name: str, limit: int = WHY_LIMIT) -> tuple[list[list[
 
 
 def info(name_or_spec: str, *, session: Session, project: Project | None) -> dict[str, Any]:
-    """Everything the registry (and the project, if any) knows of a package."""
+    """Everything the registry (and the project, if any) knows of a package; for
+    ``hf:ORG/REPO[@AT]``, what the Hugging Face repository says before installing."""
+    if name_or_spec.startswith("hf:"):
+        return _hf_info(name_or_spec, session, project)
     name, rng = parse_spec(name_or_spec)
     location = session.registry_location(project)
     lock = read_lock(project) if project is not None else None
@@ -143,17 +146,18 @@ def info(name_or_spec: str, *, session: Session, project: Project | None) -> dic
     records = sorted(registry.records(name), key=lambda r: semver.parse_version(r.version))
     latest = latest_version(records)
     if rng is not None:
-        allowed = [r for r in records if not r.yanked and semver.satisfies(r.version, rng)]
-        if not allowed:
+        newest = newest_matching(records, rng)
+        if newest is None:
             raise NoMatchingVersion(
                 f"no version of {name} matches {rng}; available: "
                 f"{', '.join(r.version for r in records if not r.yanked)}.")
-        chosen = allowed[-1]
+        chosen = newest
     else:
         chosen = next((r for r in records if r.version == latest), records[-1])
     installed = lock.packages[name].version if lock and name in lock.packages else None
     data = chosen.to_json()
     data.pop("artifacts")
+    iface = chosen.interface or Interface()
     data.update({
         "registry": registry.display,
         "latest": latest,
@@ -163,15 +167,52 @@ def info(name_or_spec: str, *, session: Session, project: Project | None) -> dic
         "formats": [{"format": a.format, "file": a.path, "size": a.size, "sha256": a.sha256}
                     for a in chosen.artifacts],
         "versions": [{"version": r.version, "yanked": r.yanked,
-                      "published": r.get("published"), "size": r.size} for r in records],
+                      "published": r.published, "size": r.size} for r in records],
         "dependents": lock.dependents(name) if lock else [],
         "conversions": ([c.to_json() for c in lock.packages[name].conversions]
                         if lock and name in lock.packages
                         and lock.packages[name].version == chosen.version else []),
-        "entrypoints": (chosen.get("interface") or {}).get("entrypoints", []),
-        "signatures": (chosen.get("interface") or {}).get("signatures", []),
+        "entrypoints": iface.entrypoints or [],
+        "signatures": iface.signatures or [],
     })
     return data
+
+
+def _hf_info(spec: str, session: Session, project: Project | None) -> dict[str, Any]:
+    from mlpm.errors import UsageError
+    from mlpm.registry.hfid import check_repo_id, package_name
+
+    repo_id, _, at = spec[3:].partition("@")
+    try:
+        check_repo_id(repo_id)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    lock = read_lock(project) if project is not None else None
+    name = next((p.name for p in (lock.packages.values() if lock else [])
+                 if p.registry == "hf:" + repo_id), None) or package_name(repo_id) or "model"
+    data = session.open("hf:" + repo_id).describe(name, at)  # type: ignore[attr-defined]
+    if lock is not None and name in lock.packages:
+        data["installed"] = lock.packages[name].version
+        data["dependents"] = lock.dependents(name)
+    return data
+
+
+def _hf_record(spec: str, session: Session) -> Record:
+    """The record ``hf:ORG/REPO[@AT]`` means."""
+    from mlpm.errors import UsageError
+    from mlpm.registry.hfid import check_repo_id, package_name
+
+    if not spec.startswith("hf:"):
+        raise UsageError(f"{spec} is a registry package; compare a Hugging Face repository "
+                         "with another of its revisions: mlpm diff hf:ORG/REPO@A "
+                         "hf:ORG/REPO@B.")
+    repo_id, _, at = spec[3:].partition("@")
+    try:
+        check_repo_id(repo_id)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return session.open("hf:" + repo_id).pick(  # type: ignore[attr-defined]
+        package_name(repo_id) or "model", at)
 
 
 def diff_versions(spec_a: str, spec_b: str, *, session: Session,
@@ -180,24 +221,35 @@ def diff_versions(spec_a: str, spec_b: str, *, session: Session,
     size, formats and release notes."""
     from mlpm.interface import diff
 
+    if spec_a.startswith("hf:") or spec_b.startswith("hf:"):
+        a, b = _hf_record(spec_a, session), _hf_record(spec_b, session)
+        changes = _changes(a, b)
+        return {"a": f"{spec_a.partition('@')[0]}@{a.version}",
+                "b": f"{spec_b.partition('@')[0]}@{b.version}",
+                "level": diff.required_level(changes),
+                "interface": [c.as_dict() for c in changes], "metrics": {},
+                "size": [a.size, b.size],
+                "formats": {"removed": [f for f in a.formats if f not in b.formats],
+                            "added": [f for f in b.formats if f not in a.formats]},
+                "release_notes": []}
     name_a, rng_a = parse_spec(spec_a)
     name_b, rng_b = parse_spec(spec_b)
     registry = session.open(session.registry_location(project))
 
-    def pick(name: str, rng: str | None):
+    def pick(name: str, rng: str | None) -> Record:
         records = registry.records(name)
         if rng is None:
-            newest = latest_version(records)
-            return next(r for r in records if r.version == newest)
-        allowed = [r for r in records if semver.satisfies(r.version, rng)]
-        if not allowed:
+            latest = latest_version(records)
+            return next(r for r in records if r.version == latest)
+        newest = newest_matching(records, rng, yanked=True)  # a yanked version can be diffed
+        if newest is None:
             raise NoMatchingVersion(f"no version of {name} matches {rng}; available: "
                                     f"{', '.join(r.version for r in records)}.")
-        return max(allowed, key=lambda r: semver.parse_version(r.version))
+        return newest
 
     a, b = pick(name_a, rng_a), pick(name_b, rng_b)
     changes = _changes(a, b)
-    metrics_a, metrics_b = a.get("metrics") or {}, b.get("metrics") or {}
+    metrics_a, metrics_b = a.metrics, b.metrics
     between = [r for r in registry.records(name_b) if name_a == name_b
                and semver.compare(a.version, r.version) < 0
                and semver.compare(r.version, b.version) <= 0]
@@ -212,7 +264,7 @@ def diff_versions(spec_a: str, spec_b: str, *, session: Session,
                  b.size if all(x.size is not None for x in b.artifacts) else None],
         "formats": {"removed": [f for f in a.formats if f not in b.formats],
                     "added": [f for f in b.formats if f not in a.formats]},
-        "release_notes": [{"version": r.version, "notes": r.get("release-notes", "")}
+        "release_notes": [{"version": r.version, "notes": r.release_notes}
                           for r in sorted(between, key=lambda r: semver.parse_version(r.version))],
     }
 
@@ -225,14 +277,18 @@ def breaking(registry, name: str, current: str, latest: str | None) -> list[str]
     return [c.text for c in changes if c.level == "major"]
 
 
-def _changes(old, new) -> list:
+def _changes(old: Record, new: Record) -> list:
     """The interface changes from one published record to another."""
     from mlpm.interface import diff
 
-    return diff.diff(old.get("interface"), new.get("interface"),
-                     old_weights=old.get("weights"), new_weights=new.get("weights"),
+    hub = getattr(old, "changes_to", None)  # a Hugging Face commit: its tensors and files
+    if hub is not None and hasattr(new, "changes_to"):
+        return hub(new)
+
+    return diff.diff(old.interface, new.interface,
+                     old_weights=old.weights_digest, new_weights=new.weights_digest,
                      old_formats=old.formats, new_formats=new.formats,
-                     old_code=old.get("code"), new_code=new.get("code"))
+                     old_code=old.code_digest, new_code=new.code_digest)
 
 
 def search(text: str, *, session: Session, project: Project | None, task: str | None = None,
@@ -253,12 +309,12 @@ def search(text: str, *, session: Session, project: Project | None, task: str | 
             continue
         newest = latest_version(records)
         rec = next((r for r in records if r.version == newest), records[-1])
-        haystack = " ".join(str(x) for x in (name, rec.get("description", ""), rec.get("task", ""),
-                                            rec.get("family", ""), rec.get("algorithm", "")))
+        haystack = " ".join((name, rec.description, rec.task or "", rec.family or "",
+                             rec.algorithm or ""))
         if needle not in haystack.lower():
             continue
-        if task and rec.get("task") != task or framework and rec.framework != framework:
+        if task and rec.task != task or framework and rec.framework != framework:
             continue
         hits.append({"name": name, "version": rec.version, "framework": rec.framework,
-                     "task": rec.get("task"), "description": rec.get("description", "")})
+                     "task": rec.task, "description": rec.description})
     return hits

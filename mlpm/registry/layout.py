@@ -65,9 +65,5 @@ def index_file(root: Path, name: str) -> Path:
     return root / INDEX_DIR / index_path(name)
 
 
-def artifact_file(root: Path, sha256: str) -> Path:
-    return root / artifact_rel(sha256)
-
-
 def publish_lock_file(root: Path) -> Path:
     return root / PUBLISH_LOCK_REL

@@ -225,6 +225,123 @@ def _check_url(url: Any) -> str:
     return check_relative_url(url)
 
 
+# The interface record's JSON keys and the attribute each is read by, in the order
+# `mlpm/interface/build.py` writes them; anything else is kept, in place, in `unknown`.
+_INTERFACE_FIELDS = (
+    ("signatures", "signatures"),
+    ("entrypoints", "entrypoints"),
+    ("default-entrypoint", "default_entrypoint"),
+    ("hub-dependencies", "hub_dependencies"),
+    ("notes", "notes"),
+    ("discovered", "discovered"),
+    ("preprocessing", "preprocessing"),
+    ("labels", "labels"),
+)
+_INTERFACE_ATTR = dict(_INTERFACE_FIELDS)
+
+
+class Interface:
+    """What a package version takes and gives: the ``interface`` object of its record
+    (docs/reference/registry-index.md), also copied to mlpm.lock's ``[package.interface]``.
+
+    Built at publish by ``mlpm/interface/build.py``; ``mlpm/interface/diff.py`` compares
+    two of them. ``signatures`` and ``entrypoints`` stay JSON objects (name, inputs /
+    outputs with dtype and shape; name, parameters, doc). A field the record does not have
+    is None (``iface.signatures or []`` to iterate). ``from_json``/``to_json`` round-trip
+    the JSON exactly: key order, keys present with null, and keys this class does not
+    know (kept in ``unknown``).
+
+        >>> iface = Interface.from_json({"signatures": [{"name": "main"}], "x-note": 1})
+        >>> [s["name"] for s in iface.signatures or []], iface.entrypoints, iface.unknown
+        (['main'], None, {'x-note': 1})
+        >>> iface.to_json()
+        {'signatures': [{'name': 'main'}], 'x-note': 1}
+    """
+
+    __slots__ = ("signatures", "entrypoints", "default_entrypoint", "hub_dependencies",
+                 "notes", "discovered", "preprocessing", "labels", "unknown", "_keys")
+    signatures: list[dict[str, Any]] | None  # ONNX / SavedModel / declared: name, inputs...
+    entrypoints: list[dict[str, Any]] | None  # hubconf.py: name, parameters, doc, known...
+    default_entrypoint: str | None
+    hub_dependencies: list[str] | None  # hubconf.py's `dependencies`
+    notes: Any  # what discovery could not tell (free text for people)
+    discovered: list[str] | None  # which fields were read from the files, not declared
+    preprocessing: Any  # the declared preprocessing contract
+    labels: Any  # the declared label space
+    unknown: dict[str, Any]  # any other key, kept as published
+    _keys: list[str]  # the JSON keys, in order, of the record this was read from
+
+    def __init__(self, signatures: list[dict[str, Any]] | None = None,
+                 entrypoints: list[dict[str, Any]] | None = None,
+                 default_entrypoint: str | None = None,
+                 hub_dependencies: list[str] | None = None, notes: Any = None,
+                 discovered: list[str] | None = None, preprocessing: Any = None,
+                 labels: Any = None, unknown: dict[str, Any] | None = None):
+        self.signatures = signatures
+        self.entrypoints = entrypoints
+        self.default_entrypoint = default_entrypoint
+        self.hub_dependencies = hub_dependencies
+        self.notes = notes
+        self.discovered = discovered
+        self.preprocessing = preprocessing
+        self.labels = labels
+        self.unknown = dict(unknown or {})
+        self._keys = []
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | Interface | None) -> Interface:
+        """The interface of a JSON object (None or {}: an empty one; an Interface: itself)."""
+        if isinstance(data, Interface):
+            return data
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ValueError(f"the interface is {_json_type(data)}, not an object")
+        iface = cls()
+        for key, value in data.items():
+            attr = _INTERFACE_ATTR.get(key)
+            if attr is None:
+                iface.unknown[key] = value
+            else:
+                setattr(iface, attr, value)  # as published, null included
+        iface._keys = list(data)
+        return iface
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object: the keys read, in their order, then any field set since."""
+        keys = list(self._keys)
+        for key, attr in _INTERFACE_FIELDS:
+            value = getattr(self, attr)
+            if key not in keys and value is not None:
+                keys.append(key)
+        keys += [k for k in self.unknown if k not in keys]
+        data: dict[str, Any] = {}
+        for key in keys:
+            if key in _INTERFACE_ATTR:
+                data[key] = getattr(self, _INTERFACE_ATTR[key])
+            elif key in self.unknown:
+                data[key] = self.unknown[key]
+        return data
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Interface) and self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __bool__(self) -> bool:
+        return bool(self.to_json())
+
+    def __repr__(self) -> str:
+        names = [s.get("name") for s in self.signatures or () if isinstance(s, dict)] + \
+            [e.get("name") for e in self.entrypoints or () if isinstance(e, dict)]
+        return f"Interface({', '.join(str(n) for n in names)})"
+
+    def signature(self, name: str) -> dict[str, Any] | None:
+        """The signature called ``name``, or None."""
+        return next((s for s in self.signatures or ()
+                     if isinstance(s, dict) and s.get("name") == name), None)
+
+
 # Fields every record has, in the order they are written; anything else is kept in `extra`.
 _CORE = ("name", "version", "framework", "artifacts", "dependencies", "yanked")
 
@@ -259,7 +376,114 @@ class Record:
         return sum(a.size or 0 for a in self.artifacts)
 
     def get(self, key: str, default: Any = None) -> Any:
+        """A metadata field by its JSON key (kept for compatibility: read the properties)."""
         return self.extra.get(key, default)
+
+    # The metadata fields mlpm reads, typed (docs/reference/registry-index.md). They read
+    # and write `extra`, which keeps the record's JSON exactly as published.
+
+    def _text(self, key: str) -> str | None:
+        value = self.extra.get(key)
+        return value if isinstance(value, str) else None
+
+    def _table(self, key: str) -> dict[str, Any] | None:
+        value = self.extra.get(key)
+        return value if isinstance(value, dict) else None
+
+    @property
+    def description(self) -> str:
+        return self._text("description") or ""
+
+    @property
+    def license(self) -> str | None:
+        return self._text("license")
+
+    @property
+    def task(self) -> str | None:
+        return self._text("task")
+
+    @property
+    def family(self) -> str | None:
+        return self._text("family")
+
+    @property
+    def algorithm(self) -> str | None:
+        return self._text("algorithm")
+
+    @property
+    def kind(self) -> str | None:
+        """The package's kind: the format of its main artifact (``torch-hub``, ``onnx``...)."""
+        return self._text("kind")
+
+    @property
+    def published(self) -> str | None:
+        """When it was published, as ISO 8601 UTC (``2026-01-02T03:04:05Z``)."""
+        return self._text("published")
+
+    @property
+    def release_notes(self) -> str:
+        return self._text("release-notes") or ""
+
+    @property
+    def python_requires(self) -> list[str]:
+        """PEP 508 requirements its code needs (a single string in older records)."""
+        value = self.extra.get("python-requires")
+        if isinstance(value, str):
+            return [value]
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    @property
+    def fingerprint(self) -> str | None:
+        """sha256 of the interface's contract (mlpm/interface/diff.py ``fingerprint``)."""
+        return self._text("fingerprint")
+
+    @property
+    def weights_digest(self) -> str | None:
+        """The ``weights`` digest: tells new weights from a repackaging (None: unknown)."""
+        return self._text("weights")
+
+    @property
+    def code_digest(self) -> str | None:
+        """The ``code`` digest: tells new code from a repackaging (None: unknown)."""
+        return self._text("code")
+
+    @property
+    def interface(self) -> Interface | None:
+        """The interface record, or None when the record has none (unknown, not empty)."""
+        data = self._table("interface")
+        return Interface.from_json(data) if data is not None else None
+
+    @interface.setter
+    def interface(self, value: Interface | None) -> None:
+        if value is None:
+            self.extra.pop("interface", None)
+        else:
+            self.extra["interface"] = value.to_json()
+
+    @property
+    def upstream(self) -> dict[str, Any] | None:
+        """Where the model comes from: ``repo``, ``ref``/``commit``, ``entrypoint``..."""
+        return self._table("upstream")
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self._table("metrics") or {}
+
+    @property
+    def advisories(self) -> list[dict[str, Any]]:
+        """Security advisories against this version (malformed entries skipped)."""
+        value = self.extra.get("advisories")
+        return [a for a in value if isinstance(a, dict)] if isinstance(value, list) else []
+
+    @property
+    def yanked_reason(self) -> str | None:
+        return self._text("yanked-reason")
+
+    @yanked_reason.setter
+    def yanked_reason(self, reason: str | None) -> None:
+        self.extra.pop("yanked-reason", None)  # a new reason goes last, as yank writes it
+        if reason is not None:
+            self.extra["yanked-reason"] = reason
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {

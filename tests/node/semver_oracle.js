@@ -1,5 +1,5 @@
 'use strict'
-// The reference answers for tests/test_semver_node.py: read a JSON list of questions on
+// The reference answers for tests/unit/test_semver_node.py: read a JSON list of questions on
 // stdin, answer each with the pinned node-semver, write a JSON list on stdout.
 //
 // A question is [op, ...args]; an answer is {value} or {error} (the thrown message).

@@ -1,0 +1,1 @@
+"""End-to-end stories: the `mlpm` command, or a whole flow over a registry served on loopback."""

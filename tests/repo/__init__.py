@@ -1,0 +1,1 @@
+"""Checks of the repository as a whole: import contracts, types, generated docs, the wheel."""
