@@ -236,9 +236,33 @@ def install(project: Project, specs: list[str] | None = None, *, session: Sessio
     ``options`` (format= / context=) are kept in the manifest for the packages named.
     ``dry_run``: resolve and report what would change and be fetched, writing nothing.
     """
+    if not specs and not dry_run:
+        done = _up_to_date(project, session, frozen)
+        if done is not None:
+            return done
     with project.locked():
         return _install(project, specs, session=session, frozen=frozen, options=options,
                         dry_run=dry_run, name=name, registry_name=registry_name)
+
+
+def _up_to_date(project: Project, session: Session, frozen: bool) -> InstallResult | None:
+    """A plain ``mlpm install`` with nothing to do, decided without holding the project:
+    the lock is fresh and consistent, every file is in the store (and, with ``frozen``, the
+    registry's records on this machine agree with it) and the store's record of what the
+    project uses is current. Nothing is written, so no hold is needed (the files read are
+    replaced atomically); anything else returns None and runs under the hold."""
+    lock = Lock.read(project.lock_path)
+    if lock is None or lock.manifest_hash != project.manifest_hash() or \
+            check_lock(project, lock):
+        return None
+    if not all(session.store.has_blob(a.sha256, a.size)
+               for p in lock.packages.values() for a in p.artifacts):
+        return None
+    if not session.store.refs_fresh(project.root, project.lock_path):
+        return None
+    if frozen and _verify_locked(session, lock, set(), frozen=True):
+        return None  # the hold path says what disagrees
+    return InstallResult(packages=len(lock.packages))
 
 
 def _parse_specs(project: Project, specs: list[str], session: Session, name: str | None,
