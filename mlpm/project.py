@@ -540,7 +540,7 @@ class LockedConversion:
 
 def _registry(text: Any) -> str:
     """Where a locked package comes from: ``bundled``, a plain http(s) URL, an absolute
-    registry folder with no ``..`` in it, or ``hf:ORG/REPO``."""
+    registry folder with no ``..`` in it, ``hf:ORG/REPO`` or ``oci://HOST/NAMESPACE``."""
     from mlpm.urls import check_http_url
 
     if not isinstance(text, str):
@@ -552,6 +552,11 @@ def _registry(text: Any) -> str:
 
         check_repo_id(text[len(HF_PREFIX):])
         return text
+    if text.startswith("oci://"):
+        from mlpm.registry.oci_client import split_location
+
+        host, namespace = split_location(text)
+        return f"oci://{host}/{namespace}"
     parts = text.replace("\\", "/").split("/")
     if text != "bundled" and (not os.path.isabs(text) or ".." in parts or "\x00" in text):
         raise ValueError(f"'{text}' is neither `bundled`, an http(s) URL nor an absolute "

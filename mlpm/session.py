@@ -62,7 +62,7 @@ def fetch_locked(session: Session, packages: list[LockedPackage]) -> tuple[int, 
         registry = session.open(pkg.registry)
         for i, art in enumerate(pkg.artifacts):
             if not session.store.has_blob(art.sha256, art.size):
-                jobs.append((registry.artifact_url(art), art.sha256, art.size,
+                jobs.append((registry.artifact_url(art, pkg.name), art.sha256, art.size,
                              f"{pkg.name}@{pkg.version} {art.path}", art.sha256_prefix))
                 owners.append((pkg, i))
     if not jobs:

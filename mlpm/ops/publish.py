@@ -1,4 +1,5 @@
-"""publish and yank: add an immutable version to a directory registry, or flag one yanked."""
+"""publish and yank: add an immutable version to a directory registry or an OCI registry
+(docs/reference/registry-oci.md), or flag one yanked."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from mlpm.files import remove_tree
 from mlpm.registry import (
     BUNDLED,
     LocalRegistry,
+    Registry,
     bundled_path,
     canonical,
     init_registry_dir,
@@ -39,6 +41,40 @@ from mlpm.store import file_sha256, write_atomic
 _META_KEYS = ("kind", "description", "license", "weights-license", "authors", "task", "family",
               "algorithm", "dataset", "release-notes", "source", "homepage", "docs",
               "python-requires", "metrics", "interface", "upstream", "keywords")
+
+
+def registry_dir(location: str) -> Path:
+    """The registry folder ``location`` names, made a registry if it is a new folder."""
+    return _registry_dir(location)
+
+
+def add_to_folder(reg_dir: Path, record: Record, files: list[tuple[Artifact, Path]]) -> None:
+    """Add a record published elsewhere (``mlpm registry mirror``) to a registry folder: each
+    artifact file where its url says (checked relative, inside the folder), then its line,
+    byte for byte."""
+    from filelock import FileLock
+
+    with FileLock(str(layout.publish_lock_file(reg_dir))):
+        local = open_registry(str(reg_dir))
+        existing = local.records(record.name) if local.exists(record.name) else []
+        if any(r.version == record.version for r in existing):
+            return  # another mirror got here first: the same record
+        for art, file in files:
+            dest = (reg_dir / art.url).resolve()
+            if not dest.is_relative_to(reg_dir.resolve()):
+                raise PublishError(f"{record.name}@{record.version} names the artifact url "
+                                   f"{art.url}, outside the registry folder; not copied.")
+            if not dest.is_file():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".tmp")
+                os.close(fd)
+                try:
+                    shutil.copyfile(file, tmp)
+                    os.chmod(tmp, 0o644)
+                    os.replace(tmp, dest)
+                finally:
+                    Path(tmp).unlink(missing_ok=True)
+        _append_record(reg_dir, record, new_name=not existing)
 
 
 def _registry_dir(location: str) -> Path:
@@ -258,6 +294,9 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
     if code:
         meta["code"] = code
 
+    if registry.startswith("oci://"):
+        return _publish_oci(registry, name, version, framework, items, deps, meta, interface,
+                            weights, code)
     reg_dir = _registry_dir(registry)
     from filelock import FileLock
 
@@ -281,6 +320,67 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
                         })
         _append_record(reg_dir, record, new_name=not existing)
     return record
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat() \
+        .replace("+00:00", "Z")
+
+
+def _publish_oci(location: str, name: str, version: str, framework: str, items: list[_Item],
+                 deps: dict[str, str], meta: dict[str, Any], interface: Interface,
+                 weights: str | None, code: str | None) -> Record:
+    """Publish into an OCI registry: the same checks as for a folder, then the blobs, the
+    version's manifest and the package's index (mlpm/registry/oci.py)."""
+    from mlpm.registry.oci import OciRegistry
+    from mlpm.store import Store
+
+    oci = OciRegistry(canonical(location), Store(), offline=False)
+    existing = oci.records(name) if oci.exists(name) else []
+    if any(r.version == version for r in existing) or oci.exists_version(name, version):
+        bumped = semver.parse_version(version).bump("patch")
+        raise PublishError(f"{name}@{version} is already published in {oci.location}; versions "
+                           f"are immutable: publish a new version (e.g. {bumped}).")
+    _check_dependencies(oci, name, deps)
+    formats = list(dict.fromkeys(i.format for i in items))
+    _check_semver(name, version, existing, interface, weights, code, formats)
+    work = Path(tempfile.mkdtemp(prefix="mlpm-publish-"))
+    try:
+        files: list[tuple[Artifact, Path]] = []
+        artifacts = []
+        for item in items:
+            art, file = _prepare_item(work, item)
+            artifacts.append(art)
+            if file is not None:
+                files.append((art, file))
+        record = Record(name=name, version=version, framework=framework, artifacts=artifacts,
+                        dependencies=deps, extra={**meta, "published": _now()})
+        oci.publish_version(record, files, existing)
+    finally:
+        remove_tree(work)
+    return record
+
+
+def _prepare_item(work: Path, item: _Item) -> tuple[Artifact, Path | None]:
+    """An item as an artifact, and the file to upload (a folder packed as .tar.gz); the
+    artifact's url is where a folder registry would keep it, so a mirror of the package
+    between the two kinds keeps every record byte for byte."""
+    if item.file is None:
+        return Artifact(format=item.format, path=item.name, sha256=item.sha256, size=item.size,
+                        url=item.url or "", role=item.role, upstream=item.upstream,
+                        sha256_prefix=item.prefix), None
+    if item.sha256 and file_sha256(item.file) != item.sha256:
+        raise PublishError(f"{item.file} does not match the sha256 its mlpm.toml declares; fix "
+                           "the declared digest or the file.")
+    file = item.file
+    if file.is_dir():
+        from mlpm.archive import pack_dir
+
+        file = work / f"{item.file.name}.tar.gz"
+        pack_dir(item.file, file)
+    sha = file_sha256(file)
+    return Artifact(format=item.format, path=file.name, sha256=sha, size=file.stat().st_size,
+                    url=layout.artifact_rel(sha), role=item.role, upstream=item.upstream), file
 
 
 def previous_release(version: str, records: list[Record]) -> Record | None:
@@ -327,7 +427,7 @@ def _check_python_requires(reqs: list[str]) -> None:
                                "(e.g. numpy>=1.21).") from None
 
 
-def _check_dependencies(registry: LocalRegistry, name: str, deps: dict[str, str]) -> None:
+def _check_dependencies(registry: Registry, name: str, deps: dict[str, str]) -> None:
     for dep, rng in deps.items():
         check_name(dep)
         if dep == name:
@@ -407,6 +507,14 @@ def yank(spec: str, registry: str, *, undo: bool = False, reason: str | None = N
     name, version = parse_spec(spec)
     if version is None or semver.valid(version) is None:
         raise UsageError(f"yank takes an exact version: NAME@X.Y.Z, not '{spec}'.")
+    if registry.startswith("oci://"):
+        from mlpm.registry.oci import OciRegistry
+        from mlpm.store import Store
+
+        oci = OciRegistry(canonical(registry), Store(), offline=False)
+        oci.record(name, str(semver.parse_version(version)))  # the sentence if it is not there
+        return oci.set_yanked(name, str(semver.parse_version(version)), not undo,
+                              reason if reason and not undo else None)
     reg_dir = _registry_dir(registry)
     from filelock import FileLock
 

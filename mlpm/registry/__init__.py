@@ -40,7 +40,8 @@ def bundled_path() -> Path:
 
 
 def canonical(location: str | os.PathLike, base: Path | None = None) -> str:
-    """The string a registry is recorded as: ``bundled``, a URL, or an absolute path."""
+    """The string a registry is recorded as: ``bundled``, a URL, ``oci://HOST/NAMESPACE``,
+    or an absolute path."""
     text = str(location).strip()
     if text == BUNDLED:
         return BUNDLED
@@ -54,6 +55,14 @@ def canonical(location: str | os.PathLike, base: Path | None = None) -> str:
                                 "plain URL, e.g. https://models.example.com/registry/.") \
                 from None
         return text.rstrip("/") + "/"
+    if text.startswith("oci://"):
+        from mlpm.registry.oci_client import split_location
+
+        try:
+            host, namespace = split_location(text)
+        except ValueError as exc:
+            raise RegistryError(f"{exc}.") from None
+        return f"oci://{host}/{namespace}"
     if text.startswith("file://"):
         from mlpm.fetch import local_path
 
@@ -81,8 +90,8 @@ class Registry(abc.ABC):
         """Every package name the registry lists."""
 
     @abc.abstractmethod
-    def artifact_url(self, artifact: Artifact) -> str:
-        """Where to fetch ``artifact`` from: a URL or a local path."""
+    def artifact_url(self, artifact: Artifact, name: str | None = None) -> str:
+        """Where to fetch ``artifact`` (of the package ``name``) from: a URL or a path."""
 
     def records(self, name: str) -> list[Record]:
         """Every published version of ``name`` (yanked ones included), oldest first."""
@@ -197,7 +206,7 @@ class LocalRegistry(Registry):
         raw = names.read_bytes() if names.is_file() else b""
         return raw.decode("utf-8", "surrogateescape").split()
 
-    def artifact_url(self, artifact: Artifact) -> str:
+    def artifact_url(self, artifact: Artifact, name: str | None = None) -> str:
         if artifact.url.startswith(("http://", "https://")):
             return artifact.url
         return str(self.path / artifact.url)
@@ -233,7 +242,7 @@ class HttpRegistry(Registry):
                                 "config.json and index/).")
         return text.split() if text else []
 
-    def artifact_url(self, artifact: Artifact) -> str:
+    def artifact_url(self, artifact: Artifact, name: str | None = None) -> str:
         if artifact.url.startswith(("http://", "https://")):
             return artifact.url
         return self.location + artifact.url

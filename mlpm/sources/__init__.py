@@ -30,11 +30,16 @@ HF_PREFIX = "hf:"
 
 
 def open_source(location: str, store, offline: bool) -> Registry:
-    """The registry a location names: ``hf:ORG/REPO`` or what ``open_registry`` opens."""
+    """The registry a location names: ``hf:ORG/REPO``, ``oci://HOST/NAMESPACE``, or what
+    ``open_registry`` opens (a folder, an HTTP registry, the bundled one)."""
     if location.startswith(HF_PREFIX):
         from mlpm.sources.hf import HfRepo
 
         return HfRepo(location[len(HF_PREFIX):], store, offline)
+    if location.startswith("oci://"):
+        from mlpm.registry.oci import OciRegistry
+
+        return OciRegistry(location, store, offline)
     from mlpm.registry import open_registry
 
     return open_registry(location, store, offline)
@@ -121,7 +126,7 @@ class Sources(Registry):
     def _read_names(self) -> list[str]:
         return self.opener(self.default).names()
 
-    def artifact_url(self, artifact: Artifact) -> str:
+    def artifact_url(self, artifact: Artifact, name: str | None = None) -> str:
         raise NotImplementedError("ask the package's own registry (registry_of)")
 
     @property

@@ -204,7 +204,7 @@ class HfRepo(Registry):
     def _read_names(self) -> list[str]:
         return []
 
-    def artifact_url(self, artifact: Artifact) -> str:
+    def artifact_url(self, artifact: Artifact, name: str | None = None) -> str:
         return f"{self.endpoint}/{self.repo_id}/{artifact.url}"
 
     def records(self, name: str) -> list[Record]:

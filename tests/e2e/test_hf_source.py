@@ -428,3 +428,103 @@ def test_a_private_repository_needs_hf_token_and_the_token_is_sent(project):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_onnx_from_the_hub_loads_as_a_session(hf_hub, env, project, tmp_path):
+    from tests.models import make_onnx
+
+    needs("onnxruntime")
+    model = make_onnx(tmp_path / "model.onnx", 4)
+    repo = hf_hub.repo("onnx-only")
+    repo.commit({"onnx/model.onnx": Lfs(model.read_bytes()), "config.json": CONFIG},
+                tag="v1.0.0")
+    init(project)
+    result = run_mlpm("install", f"hf:{repo.repo_id}", "--format", "onnx", cwd=project,
+                      env=env)
+    assert result.code == 0, result.err
+    code = ("import mlpm, numpy as np; s = mlpm.load('onnx-only'); "
+            "print(s.run(None, {s.get_inputs()[0].name: np.ones((2, 4), np.float32)})[0].shape)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=project, capture_output=True,
+                         text=True, env={**os.environ, **env})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "(2, 3)"
+
+
+def test_a_fine_tune_naming_its_base_in_the_card_depends_on_it(hf_hub, env, project):
+    base = hf_hub.repo("bert-base")
+    base.commit({"model.safetensors": Lfs(weights(1)), "config.json": CONFIG})
+    tuned = hf_hub.repo("bert-tuned", org=base.repo_id.split("/")[0])
+    card = f"---\nlicense: mit\nbase_model: {base.repo_id}\n---\n# tuned\n".encode()
+    tuned.commit({"model.safetensors": Lfs(weights(2)), "config.json": CONFIG,
+                  "README.md": card}, tag="v1.0.0")
+    init(project)
+    result = run_mlpm("install", f"hf:{tuned.repo_id}", cwd=project, env=env)
+    assert result.code == 0, result.err
+    lock = {p["name"]: p for p in lock_of(project)["package"]}
+    assert lock["bert-tuned"]["dependencies"] == {"bert-base": lock["bert-base"]["version"]}
+    tree = run_mlpm("tree", cwd=project, env=env)
+    assert "bert-base" in tree.out, tree.err
+
+
+def test_a_named_registry_from_the_command_line(env, project, tmp_path, model_files):
+    team = tmp_path / "team"
+    publish(team, model_files[2], "detector", "2.1.0")
+    (project / "mlpm.toml").write_text(f'[registries]\nteam = "{team}"\n\n[dependencies]\n')
+    result = run_mlpm("install", "detector@^2", "--registry", "team", cwd=project)
+    assert result.code == 0, result.err
+    assert manifest_of(project)["dependencies"]["detector"] == {"version": "^2.1.0",
+                                                                "registry": "team"}
+    assert lock_of(project)["package"][0]["registry"] == str(team.resolve())
+    assert_clean_error(run_mlpm("install", "x", "--registry", "nowhere", cwd=project), 1)
+
+
+def test_gated_repositories_and_files_gone_from_the_hub(project, tmp_path):
+    """A gated repository (HTTP 403 GatedRepo) and a locked file the Hub no longer has
+    (HTTP 404): one sentence each, nothing written."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    commit = "a" * 40
+
+    class Hub(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if self.path.startswith("/api/models/acme/gated"):
+                self.reply(403, b'{"error": "gated"}', {"X-Error-Code": "GatedRepo"})
+            elif self.path.startswith("/api/models/acme/gone/refs"):
+                self.reply(200, json.dumps({"branches": [
+                    {"name": "main", "ref": "refs/heads/main", "targetCommit": commit}],
+                    "tags": [], "converts": []}).encode())
+            elif self.path.startswith("/api/models/acme/gone/tree"):
+                self.reply(200, json.dumps([{"type": "file", "path": "model.safetensors",
+                                             "oid": "b" * 40, "size": 8}]).encode())
+            else:
+                self.reply(404, b'{"error": "Entry not found"}',
+                           {"X-Error-Code": "EntryNotFound"})
+
+        def reply(self, code, body, headers=None):
+            self.send_response(code)
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    hub = {"HF_ENDPOINT": f"http://127.0.0.1:{server.server_port}"}
+    try:
+        init(project)
+        before = (project / "mlpm.toml").read_text()
+        assert_clean_error(run_mlpm("install", "hf:acme/gated", cwd=project, env=hub), 1,
+                           "gated", "HF_TOKEN")
+        assert_clean_error(run_mlpm("install", "hf:acme/gone", cwd=project, env=hub), 1,
+                           "model.safetensors", "HTTP 404")
+        assert (project / "mlpm.toml").read_text() == before
+        assert not (project / "mlpm.lock").exists()
+    finally:
+        server.shutdown()
+        server.server_close()

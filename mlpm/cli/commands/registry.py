@@ -1,4 +1,5 @@
-"""The commands that write or serve a registry: publish, yank, registry serve."""
+"""The commands that write, serve or copy a registry: publish, yank, registry serve,
+registry mirror."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from mlpm.cli.commands.common import (
 
 @click.command(context_settings=CONTEXT)
 @click.argument("path", type=click.Path(path_type=Path))
-@click.option("--registry", required=True, metavar="DIR", help="The registry folder to add to.")
+@click.option("--registry", required=True, metavar="DIR|oci://HOST/NS",
+              help="The registry to add to: a folder, or an OCI registry.")
 @click.option("--name", default=None, help="Package name (single-file packages).")
 @click.option("--version", "version", default=None, help="Exact version X.Y.Z (single files).")
 @click.option("--depends", multiple=True, metavar="NAME@RANGE",
@@ -51,7 +53,8 @@ def publish(path: Path, registry: str, name: str | None, version: str | None,
 
 @click.command(context_settings=CONTEXT)
 @click.argument("spec", metavar="NAME@VERSION")
-@click.option("--registry", required=True, metavar="DIR", help="The registry folder.")
+@click.option("--registry", required=True, metavar="DIR|oci://HOST/NS",
+              help="The registry: a folder, or an OCI registry.")
 @click.option("--undo", is_flag=True, help="Un-yank the version.")
 @click.option("--reason", default=None, metavar="TEXT",
               help="Why (shown to anyone who asks for this version, and by `mlpm audit`).")
@@ -114,6 +117,48 @@ def serve(directory: Path, host: str, port: int, quiet: bool) -> None:
         run(directory, host, port, verbose=not quiet)
     except OSError as exc:
         raise cannot_listen(exc, host, port) from None
+
+
+@registry.command(context_settings=CONTEXT)
+@click.argument("source", metavar="SRC")
+@click.argument("destination", metavar="DST")
+@click.argument("specs", nargs=-1, metavar="[NAME[@RANGE]]...")
+@click.option("--lock", "lock", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              metavar="FILE", help="Copy exactly what this mlpm.lock pins (for an air-gapped "
+              "machine).")
+@json_option
+def mirror(source: str, destination: str, specs: tuple[str, ...], lock: Path | None,
+           as_json: bool) -> None:
+    """Copy packages between registries: a folder, an HTTP registry or an oci:// registry
+    into a folder or an oci:// registry.
+
+    Every version (or those the NAME@RANGE specs match, or what --lock pins) is copied
+    with its record, byte for byte, its artifacts by sha256 and its yank flag. Running it
+    again copies only what is missing, so an interrupted mirror resumes.
+
+    \b
+    Examples:
+      mlpm registry mirror ./registry oci://registry.example.com/ml/models
+      mlpm registry mirror https://models.example.com/reg/ ./offline --lock mlpm.lock
+      mlpm registry mirror ./registry oci://127.0.0.1:5000/team digits@^1
+    """
+    from mlpm.cli.commands.common import session
+    from mlpm.ops.mirror import mirror as run
+
+    result = run(source, destination, list(specs), lock=lock, session=session(None, False))
+    if as_json:
+        from mlpm.cli.results import Record
+
+        emit_json(Record({"copied": result.copied, "updated": result.updated,
+                          "present": result.present, "files": result.files,
+                          "bytes": result.bytes}))
+        return
+    for spec in result.copied:
+        click.echo(f"+ {spec}")
+    for spec in result.updated:
+        click.echo(f"~ {spec} (yank flag)")
+    click.echo(f"mirrored: {len(result.copied)} versions copied ({result.files} files, "
+               f"{size(result.bytes)}), {result.present} already there")
 
 
 COMMANDS = [publish, yank, registry]
