@@ -37,6 +37,10 @@ _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 # Limits on what a server can make mlpm hold or write (docs/security.md#limits).
 MAX_INDEX_BYTES = 64 << 20  # an index file, decompressed (MLPM_MAX_INDEX_BYTES)
 MAX_DOWNLOAD_BYTES = 32 << 30  # an artifact whose size the registry does not record
+# Seconds an HTTP registry's cached index file is used without revalidation when the
+# server sends no Cache-Control max-age (MLPM_INDEX_TTL). 0, as cargo's sparse index: each
+# run revalidates (a 304 is cheap), and a registry is read once per process.
+INDEX_TTL = 0.0
 MAX_INDEX_RATIO = 100  # decompressed bytes per compressed byte of an index file...
 RATIO_FLOOR = 1 << 20  # ...checked once this much has been decompressed
 
@@ -390,17 +394,111 @@ def _describe_network_error(exc: Exception) -> str:
 # -- index files -----------------------------------------------------------------------
 
 
+def index_ttl() -> float:
+    """Seconds a cached index file is used without asking the server, when the server sent
+    no ``Cache-Control: max-age``: MLPM_INDEX_TTL, else INDEX_TTL (0: always revalidate)."""
+    text = os.environ.get("MLPM_INDEX_TTL", "").strip()
+    if not text:
+        return INDEX_TTL
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):  # NaN, negative, infinite
+        raise RegistryError(f"MLPM_INDEX_TTL={text!r} is not a number of seconds; set it to a "
+                            "number such as 0 or 300, or unset it.")
+    return value
+
+
+def _cache_lifetime(headers) -> float | None:
+    """How long a response may be used without revalidation, from its Cache-Control (and
+    Age) header: ``max-age=N`` gives N, ``no-cache`` / ``no-store`` give 0; None when the
+    header says neither (the client's MLPM_INDEX_TTL then decides)."""
+    value = headers.get("Cache-Control")
+    if not value:
+        return None
+    lifetime = None
+    for directive in value.lower().split(","):
+        key, _, arg = directive.strip().partition("=")
+        if key in ("no-cache", "no-store"):
+            return 0.0
+        if key == "max-age":
+            arg = arg.strip().strip('"')
+            lifetime = float(arg) if arg.isdigit() else 0.0  # unparsable: stale (RFC 9111)
+    if lifetime is not None:
+        age = headers.get("Age", "").strip()
+        if age.isdigit():
+            lifetime = max(0.0, lifetime - int(age))
+    return lifetime
+
+
+def _write_fresh(fresh_file: Path, size: int, lifetime: float | None) -> None:
+    """Record when an index file was fetched or revalidated, for how long the server said
+    it stays fresh ("-": not said) and its size in bytes. It is written last and checked
+    first: a cached copy is used (fresh, or revalidated with its ETag) only while the
+    stamp's size is the copy's, so none of the three files needs an fsync (a crash at
+    worst costs one full download)."""
+    stamp = f"{time.time():.3f} {'-' if lifetime is None else f'{lifetime:g}'} {size}\n"
+    try:
+        write_atomic(fresh_file, stamp, durable=False)
+    except OSError:
+        pass
+
+
+def _stamp_age(fresh_file: Path, size: int, ttl: float) -> bool | None:
+    """None when the cached index file of ``size`` bytes has no stamp of its size (it is
+    not to be trusted); else whether it is inside its freshness window."""
+    try:
+        fetched, lifetime, recorded = fresh_file.read_text().split()
+        if int(recorded) != size:
+            return None
+        age = time.time() - float(fetched)
+        return 0 <= age < (ttl if lifetime == "-" else float(lifetime))
+    except (OSError, ValueError):
+        return None
+
+
+def fresh_index_file(cache_file: Path) -> str | None:
+    """The cached copy of an index file while it is inside its freshness window (what
+    ``get_index_file`` would return without a request), else None."""
+    try:
+        size = cache_file.stat().st_size
+    except OSError:
+        return None
+    if not _stamp_age(cache_file.with_name(cache_file.name + ".fresh"), size, index_ttl()):
+        return None
+    try:
+        return cache_file.read_text()
+    except OSError:
+        return None
+
+
 def get_index_file(url: str, cache_file: Path, *, offline: bool) -> str | None:
     """GET a text index file, revalidating a cached copy with ETag / If-None-Match.
 
+    A cached copy younger than its freshness window (the server's ``Cache-Control:
+    max-age``, else MLPM_INDEX_TTL seconds) is used without a request.
     Returns None when the server says 404 (the package does not exist).
     """
     etag_file = cache_file.with_name(cache_file.name + ".etag")
+    fresh_file = cache_file.with_name(cache_file.name + ".fresh")
     cached = cache_file.read_text() if cache_file.is_file() else None
     if offline:
         if cached is None:
             raise _offline_refusal(url)
         return cached
+    ttl = index_ttl()
+    cached_size = -1
+    if cached is not None:
+        try:
+            cached_size = cache_file.stat().st_size
+        except OSError:
+            pass
+        fresh = _stamp_age(fresh_file, cached_size, ttl)
+        if fresh:
+            return cached
+        if fresh is None:  # no stamp of this copy (a crash, an older mlpm): download again
+            cached = None
 
     import http.client
 
@@ -417,6 +515,8 @@ def get_index_file(url: str, cache_file: Path, *, offline: bool) -> str | None:
             if resp.status_code != 200:
                 _drop_body(resp)
             if resp.status_code == 304 and cached is not None:
+                _write_fresh(fresh_file, cached_size,
+                             _cache_lifetime(resp.headers))
                 return cached
             if resp.status_code == 404:
                 return None
@@ -445,11 +545,13 @@ def get_index_file(url: str, cache_file: Path, *, offline: bool) -> str | None:
                                 "owner to republish it.") from None
         try:
             cache_file.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(cache_file, text)
+            fresh_file.unlink(missing_ok=True)
+            write_atomic(cache_file, text, durable=False)
             if resp.headers.get("ETag"):
-                write_atomic(etag_file, resp.headers["ETag"])
+                write_atomic(etag_file, resp.headers["ETag"], durable=False)
             else:
                 etag_file.unlink(missing_ok=True)
+            _write_fresh(fresh_file, len(body), _cache_lifetime(resp.headers))
         except OSError:
             pass  # an unwritable cache only costs revalidation next time
         return text

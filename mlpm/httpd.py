@@ -14,7 +14,10 @@ Each connection has a thread, so what a client can hold is bounded here
 - after an answer given without reading the request's body, the rest of it is read and
   dropped for at most LINGER seconds, so that the client gets the answer, not a reset;
 - responses go out without Nagle's delay (TCP_NODELAY): with keep-alive, a response written
-  in two parts would otherwise stall ~40 ms on the client's delayed ACK.
+  in two parts (headers, then a sendfile body) would otherwise stall ~40 ms on the client's
+  delayed ACK;
+- the listen backlog is BACKLOG, so that a burst of parallel clients (mlpm fetches index
+  files 8 at a time) waits in the kernel's queue instead of being refused.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import filterfalse, islice
 
 from mlpm import semver
 from mlpm.errors import NoMatchingVersion, ResolutionConflict
@@ -34,17 +35,21 @@ class Requirement:
         return f"{self.name}@{self.range}"
 
 
-@dataclass(frozen=True)
 class Candidate:
-    record: Record
+    """One published version of a package. The provider makes exactly one per record and
+    hands out that same object every time, so a candidate equals only itself and hashes as
+    cheaply as any object (sets of incompatible candidates are built at C speed)."""
 
-    @property
-    def name(self) -> str:
-        return self.record.name
+    __slots__ = ("record", "name", "version", "parsed")
 
-    @property
-    def version(self) -> str:
-        return self.record.version
+    def __init__(self, record: Record, parsed: semver.Version | None = None):
+        self.record = record
+        self.name = record.name
+        self.version = record.version
+        self.parsed = semver.parse_version(record.version) if parsed is None else parsed
+
+    def __repr__(self) -> str:
+        return f"Candidate(record={self.record!r})"
 
     def __str__(self) -> str:
         return f"{self.name}@{self.version}"
@@ -52,6 +57,109 @@ class Candidate:
 
 def _sort_key(record: Record):
     return semver.parse_version(record.version)
+
+
+def _orderable(version: semver.Version) -> bool:
+    """Whether SemVer precedence is a total order around ``version``, so that bisecting a
+    sorted list finds the versions a comparator accepts. Only a numeric prerelease part too
+    big to be a number (node compares those as doubles, which may tie) breaks it."""
+    return not any(isinstance(part, str) and part.isascii() and part.isdigit()
+                   for part in version.prerelease)
+
+
+class _Package:
+    """One package's candidates, read and sorted once per resolution: newest first, yanked
+    versions left out unless it is the locked one."""
+
+    __slots__ = ("candidates", "ascending", "by_version", "twins", "orderable", "windows")
+
+    def __init__(self, records: Iterable[Record], locked: str | None):
+        # Stable like sorted(records, key=_sort_key, reverse=True): equal versions keep
+        # the registry's order.
+        keyed = [(semver.parse_version(rec.version), rec) for rec in records]
+        keyed.sort(key=lambda pair: pair[0], reverse=True)
+        self.candidates = [Candidate(rec, parsed) for parsed, rec in keyed
+                           if not rec.yanked or rec.version == locked]
+        self.ascending = [c.parsed for c in reversed(self.candidates)]
+        self.by_version: dict[str, list[Candidate]] = {}
+        for cand in self.candidates:
+            self.by_version.setdefault(cand.version, []).append(cand)
+        self.twins = len(self.by_version) != len(self.candidates)  # one version, two records
+        self.orderable = all(_orderable(v) for v in self.ascending)
+        # range text -> [(start, stop)] slices of `candidates` outside which it allows nothing
+        self.windows: dict[str, list[tuple[int, int]]] = {}
+
+    def window(self, rng: _Range) -> list[tuple[int, int]]:
+        found = self.windows.get(rng.text)
+        if found is None:
+            found = self.windows[rng.text] = self._window(rng)
+        return found
+
+    def _window(self, rng: _Range) -> list[tuple[int, int]]:
+        import bisect
+
+        count = len(self.candidates)
+        sets = getattr(rng.range, "_set", None)
+        if not self.orderable or not isinstance(sets, tuple):
+            return [(0, count)] if count else []
+        spans = []
+        for simple in sets:
+            span = self._span(simple, bisect.bisect_left, bisect.bisect_right)
+            if span is None:
+                return [(0, count)] if count else []
+            low, high = span
+            if low < high:  # ascending [low, high) is descending [count - high, count - low)
+                spans.append((count - high, count - low))
+        spans.sort()
+        merged: list[tuple[int, int]] = []
+        for start, stop in spans:
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], stop))
+            else:
+                merged.append((start, stop))
+        return merged
+
+    def _span(self, simple, left, right) -> tuple[int, int] | None:
+        """The indices of ``ascending`` that one ``||`` alternative can allow; None when
+        it is not made of plain comparators."""
+        low, high = 0, len(self.ascending)
+        for comparator in simple:
+            version = getattr(comparator, "semver", None)
+            operator = getattr(comparator, "operator", None)
+            if version is None:
+                if operator is None:
+                    return None
+                continue  # any version
+            if not isinstance(version, semver.Version) or not _orderable(version):
+                return None
+            if operator in ("", ">=", ">"):
+                at = (left if operator in ("", ">=") else right)(
+                    self.ascending, version)
+                low = max(low, at)
+            if operator in ("", "<=", "<"):
+                at = (right if operator in ("", "<=") else left)(
+                    self.ascending, version)
+                high = min(high, at)
+            if operator not in ("", ">=", ">", "<=", "<"):
+                return None
+        return low, high
+
+
+class _Range:
+    """A parsed range and its memo of verdicts, one per version."""
+
+    __slots__ = ("text", "range", "verdicts")
+
+    def __init__(self, text: str):
+        self.text = text
+        self.range = semver.parse_range(text)
+        self.verdicts: dict[str, bool] = {}
+
+    def allows(self, cand: Candidate) -> bool:
+        verdict = self.verdicts.get(cand.version)
+        if verdict is None:
+            verdict = self.verdicts[cand.version] = self.range.allows(cand.parsed)
+        return verdict
 
 
 TYPE_CHECKING = False  # resolvelib loads lazily; the type checker still sees the base
@@ -64,18 +172,42 @@ else:
 
 
 class Provider(_ProviderBase):
-    """resolvelib provider (duck-typed to AbstractProvider so resolvelib loads lazily)."""
+    """resolvelib provider (duck-typed to AbstractProvider so resolvelib loads lazily).
+
+    Backtracking asks for the same package's matches again and again, each time with one
+    more incompatible candidate. So each package's records are read and sorted once, each
+    range is parsed once and decides each version once, a range's bounds narrow it to a
+    slice of the sorted candidates, and the matches are produced lazily: what one call
+    costs depends on how many candidates resolvelib consumes (and, at C speed, on how many
+    are known incompatible), not on how many versions the package has.
+    """
 
     def __init__(self, registry: Registry, locked: Mapping[str, str], unpinned: set[str] | None):
         self.registry = registry
         self.locked = dict(locked)
         self.unpinned = unpinned  # None: every package may move
         self.needed_by: dict[str, set[str]] = {}
+        self._packages: dict[str, _Package] = {}
+        self._ranges: dict[str, _Range] = {}
+        self._dependencies: dict[Candidate, list[Requirement]] = {}
 
     def _pin(self, name: str) -> str | None:
         if self.unpinned is not None and name not in self.unpinned:
             return self.locked.get(name)
         return None
+
+    def _package(self, name: str) -> _Package:
+        package = self._packages.get(name)
+        if package is None:
+            package = self._packages[name] = _Package(self.registry.records(name),
+                                                      self.locked.get(name))
+        return package
+
+    def _range(self, text: str) -> _Range:
+        rng = self._ranges.get(text)
+        if rng is None:
+            rng = self._ranges[text] = _Range(text)
+        return rng
 
     def identify(self, requirement_or_candidate) -> str:
         return requirement_or_candidate.name
@@ -89,25 +221,41 @@ class Provider(_ProviderBase):
         return identifiers
 
     def find_matches(self, identifier, requirements, incompatibilities):
-        ranges = [semver.parse_range(r.range) for r in requirements[identifier]]
-        bad = {c.version for c in incompatibilities[identifier]}
-        locked = self.locked.get(identifier)
-        records = sorted(self.registry.records(identifier), key=_sort_key, reverse=True)
-        matches = [
-            Candidate(rec) for rec in records
-            if rec.version not in bad
-            and (not rec.yanked or rec.version == locked)
-            and all(rng.allows(rec.version) for rng in ranges)
-        ]
+        ranges = [self._range(text)
+                  for text in dict.fromkeys(r.range for r in requirements[identifier])]
+        package = self._package(identifier)
+        bad = set(incompatibilities[identifier])  # candidates are unique: identity is enough
+        if bad and package.twins:  # an incompatible version is incompatible in every record
+            for version in {c.version for c in bad}:
+                bad.update(package.by_version.get(version, ()))
+        if ranges:  # the narrowest range drives, the others only check what it yields
+            windows = min((package.window(rng) for rng in ranges),
+                          key=lambda spans: sum(stop - start for start, stop in spans))
+        else:
+            windows = [(0, len(package.candidates))]
         pin = self._pin(identifier)
-        if pin is not None:
-            matches.sort(key=lambda c: c.version != pin)  # stable: the pin first, then newest
+        first = package.by_version.get(pin, []) if pin is not None else []
+        skip = bad.union(first) if first else bad
+
+        def matches():  # the pin first (if it fits), then the newest
+            for cand in first:
+                if cand not in bad and all(rng.allows(cand) for rng in ranges):
+                    yield cand
+            candidates = package.candidates
+            for start, stop in windows:
+                for cand in filterfalse(skip.__contains__, islice(candidates, start, stop)):
+                    if all(rng.allows(cand) for rng in ranges):
+                        yield cand
+
         return matches
 
     def is_satisfied_by(self, requirement, candidate) -> bool:
-        return semver.satisfies(candidate.version, requirement.range)
+        return self._range(requirement.range).allows(candidate)  # the same memo
 
     def get_dependencies(self, candidate):
+        known = self._dependencies.get(candidate)
+        if known is not None:  # backjumping asks again for the candidates it pops
+            return list(known)
         label = str(candidate)
         reqs = []
         # Routed by the registry when it spans several sources (mlpm/sources): an edge may
@@ -118,7 +266,12 @@ class Provider(_ProviderBase):
         for name, rng in edges:
             self.needed_by.setdefault(name, set()).add(label)
             reqs.append(Requirement(name, rng, label))
-        return reqs
+        # Lets a registry over HTTP fetch the next index files in parallel (a no-op elsewhere).
+        prefetch = getattr(self.registry, "prefetch", None)
+        if prefetch is not None:
+            prefetch([req.name for req in reqs])
+        self._dependencies[candidate] = reqs
+        return list(reqs)
 
 
 @dataclass

@@ -14,7 +14,7 @@ installed by `.ci/setup --tests`), on 127.0.0.1 only, behind a counting TCP prox
         oci.requests                          # [("GET", "/v2/"), ("HEAD", "/v2/nsN/..."), ...]
         mark = oci.mark(); ...; conns, reqs = oci.since(mark)
 
-    def test_y(oci_basic):                    # HTTPS + htpasswd (Distribution needs TLS for it)
+    def test_y(oci_basic):                    # HTTPS + htpasswd
         oci_basic.url                         # "https://127.0.0.1:PORT"
         oci_basic.ca_file                     # pass as REQUESTS_CA_BUNDLE / verify=
         oci_basic.username, oci_basic.password
@@ -22,7 +22,7 @@ installed by `.ci/setup --tests`), on 127.0.0.1 only, behind a counting TCP prox
     def test_z(oci_token):                    # token auth (Bearer), plain HTTP
         oci_token.token_url                   # the realm: a loopback token server (JWT, RS256)
         oci_token.username, oci_token.password
-        oci_token.token_requests              # [(user or None, ["repository:ns1/m:pull"]), ...]
+        oci_token.token_requests              # [TokenRequest(user, scopes, granted, status)]
 
 Each variant is one registry per session (it answers within about 0.1 s, but the certificates
 and keys are made once); every `namespace()` is fresh, so tests never see each other's
@@ -309,19 +309,23 @@ class _TlsProxy(_CountingProxy):
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with self._lock:
             self.connections += 1
+        up_writer = None
+        self._writers.add(writer)
         try:
             up_reader, up_writer = await asyncio.open_connection(
                 "127.0.0.1", self.upstream_port, ssl=self._client_ctx,
                 server_hostname="127.0.0.1")
-        except (OSError, ssl.SSLError):
-            writer.close()
-            return
-        self._writers.update((writer, up_writer))
-        try:
+            self._writers.add(up_writer)
             await asyncio.gather(self._pipe(reader, up_writer, True),
                                  self._pipe(up_reader, writer, False))
+        except (OSError, ssl.SSLError, asyncio.CancelledError):
+            pass  # the registry is gone, or the proxy is closing
         finally:
-            self._writers.difference_update((writer, up_writer))
+            for w in (writer, up_writer):
+                if w is not None:
+                    self._writers.discard(w)
+                    with contextlib.suppress(Exception):
+                        w.close()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                     parse: bool) -> None:
@@ -345,14 +349,18 @@ class _TlsProxy(_CountingProxy):
         if self._loop.is_closed():
             return
 
-        def shutdown() -> None:
+        async def shutdown() -> None:
             self._server.close()
-            for w in list(self._writers):
+            for w in list(self._writers):  # the pipes then read EOF and their tasks end
                 w.close()
+            others = asyncio.all_tasks() - {asyncio.current_task()}
+            if others:
+                await asyncio.wait(others, timeout=2)
+            await asyncio.sleep(0.05)  # let the TLS transports finish closing
             self._loop.stop()
 
         with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(shutdown)
+            asyncio.run_coroutine_threadsafe(shutdown(), self._loop)
         self._thread.join(timeout=5)
 
 
@@ -362,14 +370,15 @@ class _TlsProxy(_CountingProxy):
 class OciServer:
     """Docker Distribution on 127.0.0.1 behind a counting proxy; a context manager.
 
-    ``auth``: "none" (plain HTTP, anonymous push and pull), "basic" (HTTPS with a CA of its own
-    at ``ca_file``, htpasswd users; everything needs credentials) or "token" (plain HTTP, Bearer
-    tokens from the loopback ``token_url``; see ``TokenServer`` for who gets what)."""
+    ``auth``: "none" (anonymous push and pull), "basic" (htpasswd users; everything needs
+    credentials) or "token" (Bearer tokens from the loopback ``token_url``; see ``TokenServer``
+    for who gets what). ``tls`` (default: only for "basic") serves HTTPS with a CA of its own at
+    ``ca_file``. Distribution 2.8.2 does accept htpasswd over plain HTTP too (``tls=False``)."""
 
     _namespaces = itertools.count(1)
 
     def __init__(self, root: Path, auth: str = "none", users: dict[str, str] | None = None,
-                 anonymous_pull: bool = True) -> None:
+                 anonymous_pull: bool = True, tls: bool | None = None) -> None:
         if auth not in ("none", "basic", "token"):
             raise ValueError(f"auth must be none, basic or token, not {auth!r}")
         self.root = root
@@ -377,7 +386,8 @@ class OciServer:
         self.users = dict(users or {"alice": "s3cret-alice"})
         self.username, self.password = next(iter(self.users.items()))
         self.anonymous_pull = anonymous_pull
-        self.scheme = "https" if auth == "basic" else "http"
+        self.tls = (auth == "basic") if tls is None else tls
+        self.scheme = "https" if self.tls else "http"
         self.pki: Pki | None = None
         self.token_server: TokenServer | None = None
         self.service = "mlpm-tests-registry"
@@ -444,8 +454,9 @@ class OciServer:
         if binary is None:
             raise FileNotFoundError(SETUP_HINT)
         (self.root / "data").mkdir(parents=True, exist_ok=True)
-        if self.auth == "basic":
+        if self.tls:
             self.pki = Pki.create(self.root / "pki")
+        if self.auth == "basic":
             (self.root / "htpasswd").write_text(
                 "".join(f"{u}:{bcrypt_hash(p)}\n" for u, p in self.users.items()))
         elif self.auth == "token":

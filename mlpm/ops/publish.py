@@ -56,7 +56,8 @@ def add_to_folder(reg_dir: Path, record: Record, files: list[tuple[Artifact, Pat
 
     with FileLock(str(layout.publish_lock_file(reg_dir))):
         local = open_registry(str(reg_dir))
-        existing = local.records(record.name) if local.exists(record.name) else []
+        existing = (local.records(record.name)
+                    if layout.index_file(reg_dir, record.name).is_file() else [])
         if any(r.version == record.version for r in existing):
             return  # another mirror got here first: the same record
         for art, file in files:
@@ -303,7 +304,8 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
     with FileLock(str(layout.publish_lock_file(reg_dir))):
         local = open_registry(str(reg_dir))
         assert isinstance(local, LocalRegistry)
-        existing = local.records(name) if local.exists(name) else []
+        existing = (local.records(name) if layout.index_file(reg_dir, name).is_file()
+                    else [])  # not exists(): a new name needs no did-you-mean
         if any(r.version == version for r in existing):
             bumped = semver.parse_version(version).bump("patch")
             raise PublishError(f"{name}@{version} is already published in {reg_dir}; versions "
@@ -494,12 +496,16 @@ def _append_record(reg_dir: Path, record: Record, new_name: bool) -> None:
     before = index_file.read_text() if index_file.is_file() else ""
     if before and not before.endswith("\n"):
         before += "\n"
-    write_atomic(index_file, before + record.to_line() + "\n")
-    if new_name:
-        names_file = layout.names_file(reg_dir)
-        names = set(names_file.read_text().split()) if names_file.is_file() else set()
-        names.add(record.name)
-        write_atomic(names_file, "\n".join(sorted(names)) + "\n")
+    text = before + record.to_line() + "\n"
+    write_atomic(index_file, text)
+    # names and the search log are appended to, never rewritten (a registry without a
+    # search index yet gets both rebuilt once: mlpm/registry/search.py)
+    from mlpm.registry import search
+    from mlpm.registry.records import parse_index_file
+
+    if new_name and search.read_head(reg_dir) is not None:
+        search.add_name(reg_dir, record.name)
+    search.record_changed(reg_dir, parse_index_file(record.name, text, str(reg_dir)))
 
 
 def yank(spec: str, registry: str, *, undo: bool = False, reason: str | None = None) -> Record:
@@ -528,4 +534,8 @@ def yank(spec: str, registry: str, *, undo: bool = False, reason: str | None = N
         lines = [r.to_line() if r.version != record.version else record.to_line()
                  for r in local.records(name)]
         write_atomic(index_file, "\n".join(lines) + "\n")
+        from mlpm.registry import search
+
+        search.record_changed(reg_dir, [record if r.version == record.version else r
+                                        for r in local.records(name)])
     return record

@@ -293,8 +293,20 @@ def _changes(old: Record, new: Record) -> list:
 
 def search(text: str, *, session: Session, project: Project | None, task: str | None = None,
            framework: str | None = None) -> list[dict[str, Any]]:
-    """Packages whose name, description, task or family contains ``text`` (case-insensitive)."""
+    """Packages whose name, description, task, family or algorithm contains ``text``
+    (case-insensitive): from the registry's search index when it has one (synced into a
+    local database, mlpm/registry/search.py; sorted by name), else from ``names`` (in its
+    order) and every package's index file."""
     registry = session.open(session.registry_location(project))
+    from mlpm.errors import OfflineError
+    from mlpm.registry.search import search as from_index
+
+    try:
+        indexed = from_index(registry, text, task, framework)
+    except OfflineError:  # no synced copy of the index: what is cached of names, if any
+        indexed = None
+    if indexed is not None:
+        return indexed
     needle = text.lower()
     hits = []
     for name in registry.names(strict=True):  # an unreachable registry is an error here

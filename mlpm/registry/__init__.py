@@ -16,7 +16,7 @@ import os
 import sys
 from pathlib import Path
 
-from mlpm.errors import DamagedIndex, InvalidName, PackageNotFound, RegistryError
+from mlpm.errors import DamagedIndex, InvalidName, MlpmError, PackageNotFound, RegistryError
 from mlpm.registry import layout
 from mlpm.registry.records import (
     MAX_INDEX_FILE_BYTES,
@@ -26,7 +26,14 @@ from mlpm.registry.records import (
     parse_index_file,
 )
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+    from concurrent.futures import Future
+    from queue import SimpleQueue
+
 BUNDLED = "bundled"
+PREFETCH_THREADS = 8  # index files an HttpRegistry fetches at once
 CONFIG = {"mlpm-registry": 1}
 
 
@@ -112,6 +119,10 @@ class Registry(abc.ABC):
                 raise DamagedIndex(f"{exc}") from None
         return self._records[name]
 
+    def prefetch(self, names: Iterable[str]) -> None:  # noqa: B027 (a no-op by default)
+        """Start reading the index files of ``names`` ahead of ``records``, in parallel where
+        that helps (an HTTP registry); never raises: ``records`` reports any failure."""
+
     def record(self, name: str, version: str) -> Record:
         for rec in self.records(name):
             if rec.version == version:
@@ -156,12 +167,31 @@ class Registry(abc.ABC):
         return good
 
     def _not_found(self, name: str) -> PackageNotFound:
-        import difflib
-
-        close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.6)
+        close = self._close_names(name)
         hint = (f"did you mean {', '.join(close)}?" if close
                 else "check the spelling, or run `mlpm search` to find a package.")
         return PackageNotFound(f"no such package '{name}' in the registry {self.display}; {hint}")
+
+    def _close_names(self, name: str) -> list[str]:
+        """Did-you-mean: from the search index's bounded candidates when the registry has
+        one, else difflib over every name; a hint never fails the command."""
+        from mlpm.errors import MlpmError
+
+        try:
+            from mlpm.registry.search import suggestions
+
+            close = suggestions(self, name)
+        except (MlpmError, OSError, ArithmeticError, LookupError, ValueError):
+            close = None
+        except Exception as exc:  # sqlite3.Error: a broken cache database
+            if type(exc).__module__ != "sqlite3":
+                raise
+            close = None
+        if close is None:
+            import difflib
+
+            close = difflib.get_close_matches(name, self.names(), n=3, cutoff=0.6)
+        return close
 
     @property
     def display(self) -> str:
@@ -213,12 +243,43 @@ class LocalRegistry(Registry):
 
 
 class HttpRegistry(Registry):
-    """A registry served over HTTP(S); index files are cached and revalidated by ETag."""
+    """A registry served over HTTP(S); index files are cached and revalidated by ETag, and
+    ``prefetch`` reads several at once (PREFETCH_THREADS requests in flight)."""
 
     def __init__(self, location: str, store, offline: bool):
         super().__init__(location)
         self.store = store
         self.offline = offline
+        self._pending: dict[str, Future[str | None]] = {}  # name -> its index file's text
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Fetch the index files of ``names`` not read yet on the prefetch threads (each
+        has its own HTTP session, fetch.py's ``_local``); ``records(name)`` then takes the
+        result, or its exception, instead of fetching again."""
+        if self.offline:  # the cache is read in no time
+            return
+        from concurrent.futures import Future
+
+        from mlpm.fetch import fresh_index_file
+
+        queue = None
+        cache = self.store.index_cache(self.location)
+        for name in names:
+            # a name read already, or not valid (records(name) reports it), is skipped
+            if name in self._records or name in self._pending or not _valid_name(name):
+                continue
+            rel = layout.index_rel(name)
+            future: Future[str | None] = Future()
+            self._pending[name] = future
+            try:
+                text = fresh_index_file(cache / rel)
+            except MlpmError:  # MLPM_INDEX_TTL is wrong: the fetch (records) says so
+                text = None
+            if text is not None and not _looks_like_html(text):
+                future.set_result(text)  # inside its freshness window: no thread needed
+                continue
+            queue = queue or _prefetch_queue()
+            queue.put((self._get, rel, future))
 
     def _get(self, rel: str) -> str | None:
         from mlpm.fetch import get_index_file
@@ -232,6 +293,9 @@ class HttpRegistry(Registry):
         return text
 
     def _read_index(self, name: str) -> str | None:
+        pending = self._pending.pop(name, None)
+        if pending is not None:
+            return pending.result()  # raises what the fetch raised
         return self._get(layout.index_rel(name))
 
     def _read_names(self) -> list[str]:
@@ -246,6 +310,37 @@ class HttpRegistry(Registry):
         if artifact.url.startswith(("http://", "https://")):
             return artifact.url
         return self.location + artifact.url
+
+
+_PREFETCH: SimpleQueue | None = None  # (fetch, rel, future): work for the prefetch threads
+
+
+def _prefetch_queue() -> SimpleQueue:
+    """The queue that PREFETCH_THREADS daemon threads, shared by every HttpRegistry of the
+    process, take index files to fetch from. Daemon threads, not a ThreadPoolExecutor: the
+    interpreter's exit (an error, Ctrl-C) must not wait for index files nobody will read."""
+    global _PREFETCH
+    if _PREFETCH is None:
+        import threading
+        from queue import SimpleQueue
+
+        queue: SimpleQueue = SimpleQueue()
+        for i in range(PREFETCH_THREADS):
+            threading.Thread(target=_prefetcher, args=(queue,), name=f"mlpm-index-{i}",
+                             daemon=True).start()
+        _PREFETCH = queue
+    return _PREFETCH
+
+
+def _prefetcher(queue: SimpleQueue) -> None:
+    while True:
+        fetch, rel, future = queue.get()
+        if future.set_running_or_notify_cancel():
+            try:
+                future.set_result(fetch(rel))
+            except BaseException as exc:  # noqa: BLE001 (records(name) raises it)
+                future.set_exception(exc)
+        del fetch, future  # hold no registry while waiting
 
 
 def _looks_like_html(text: str) -> bool:

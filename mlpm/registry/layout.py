@@ -4,6 +4,8 @@
     names                       every package name, one a line
     index/<prefix>/<name>       one JSON record a line (``index_path`` gives <prefix>/<name>)
     artifacts/<ab>/<sha256>     artifact bytes, by content
+    search/head.json            the search log's head (``SEARCH_HEAD_REL``)
+    search/log-ID/NNNNNN.jsonl  the search log's segments (``segment_rel``)
     .publish.lock               held while publishing or yanking (never served)
 
 The ``*_rel`` forms are POSIX paths relative to the registry root, what an HTTP registry
@@ -27,11 +29,18 @@ NAMES_REL = "names"
 INDEX_DIR = "index"
 ARTIFACTS_DIR = "artifacts"
 PUBLISH_LOCK_REL = ".publish.lock"
+SEARCH_DIR = "search"
+SEARCH_HEAD_REL = f"{SEARCH_DIR}/head.json"
 
 
 def index_rel(name: str) -> str:
     """A package's index file, relative to the registry root."""
     return f"{INDEX_DIR}/{index_path(name)}"
+
+
+def segment_rel(log: str, segment: int) -> str:
+    """A segment of the search log ``log`` (a ``log-ID`` folder name), relative to the root."""
+    return f"{SEARCH_DIR}/{log}/{segment:06d}.jsonl"
 
 
 def artifact_rel(sha256: str) -> str:
@@ -50,7 +59,7 @@ def artifact_sha256(rel: str) -> str | None:
 
 def is_text_rel(rel: str) -> bool:
     """Whether a path relative to the root is one of the registry's text files."""
-    return rel.startswith(INDEX_DIR + "/") or rel in (NAMES_REL, CONFIG_REL)
+    return rel.startswith((INDEX_DIR + "/", SEARCH_DIR + "/")) or rel in (NAMES_REL, CONFIG_REL)
 
 
 def config_file(root: Path) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 from mlpm.errors import PackageNotFound, PublishError, RegistryError
 from mlpm.registry import Registry
@@ -19,7 +20,6 @@ from mlpm.registry.records import MAX_INDEX_FILE_BYTES, Artifact, Record
 
 TYPE_CHECKING = False  # typing costs start-up time; the names are for annotations only
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Any
 
 INDEX_TAG = "mlpm-index"
@@ -135,6 +135,7 @@ class OciRegistry(Registry):
         for art, path in files:
             self.client.upload(repo, "sha256:" + art.sha256, art.size or path.stat().st_size,
                                path=path, mount_from=mount.get(art.sha256))
+        self._remember(record.name, [a.sha256 for a, _ in files])
         config = json.dumps(record.to_json(), separators=(",", ":")).encode()
         config_digest = _digest(config)
         self.client.upload(repo, config_digest, len(config), data=config)
@@ -228,9 +229,31 @@ class OciRegistry(Registry):
         return sorted(records, key=lambda r: semver.parse_version(r.version))
 
     def _mount_source(self, name: str, digests: list[str]) -> dict[str, str]:
-        """Nothing to mount from here: a cross-repository mount needs a repository known to
-        hold the blob (mlpm asks with the record's own registry when mirroring)."""
-        return {}
+        """For each blob, another repository of this registry host known to hold it (this
+        machine uploaded it there): a cross-repository mount then costs one request and no
+        upload. A wrong guess costs nothing more: the registry answers with an upload."""
+        found: dict[str, str] = {}
+        for sha in digests:
+            try:
+                repo = (self._mounts() / sha).read_text().strip()
+            except OSError:
+                continue
+            if repo and repo != self.repo(name) and repo.startswith(self.namespace + "/"):
+                found[sha] = repo
+        return found
+
+    def _remember(self, name: str, digests: list[str]) -> None:
+        from mlpm.store import write_atomic
+
+        try:
+            self._mounts().mkdir(parents=True, exist_ok=True)
+            for sha in digests:
+                write_atomic(self._mounts() / sha, self.repo(name))
+        except OSError:
+            pass  # a read-only cache: no mounts next time
+
+    def _mounts(self) -> Path:
+        return self.store.index_cache(self.location) / "mounts"
 
 
 def _already(record: Record) -> PublishError:

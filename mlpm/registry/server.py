@@ -2,7 +2,8 @@
 
 A registry is static files, so any HTTP server, CDN or object store can serve it;
 this one is the zero-setup option. It answers GET and HEAD, revalidates with
-ETag / If-None-Match (304) and resumes with Range (206). Connections are bounded as
+ETag / If-None-Match (304) and resumes with Range (206); artifacts are sent as immutable
+(``Cache-Control``), index files with a ``max-age`` only when asked. Connections are bounded as
 mlpm.httpd describes: at most 128 open, each dropped after 30 s without a whole request
 head (docs/security.md#limits).
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from mlpm.httpd import IDLE_TIMEOUT, MAX_CONNECTIONS, LimitedHandler, LimitedServer
-from mlpm.registry.layout import is_text_rel
+from mlpm.registry.layout import artifact_sha256, is_text_rel
 
 
 class RegistryRequestHandler(LimitedHandler):
@@ -69,9 +70,13 @@ class RegistryRequestHandler(LimitedHandler):
         st = path.stat()
         size = st.st_size
         etag = f'"{st.st_mtime_ns:x}-{size:x}"'
+        rel = path.relative_to(self.server.root).as_posix()
+        cache_control = self.server.cache_control(rel)
         if self.headers.get("If-None-Match") == etag:
             self.send_response(HTTPStatus.NOT_MODIFIED)
             self.send_header("ETag", etag)
+            if cache_control:
+                self.send_header("Cache-Control", cache_control)
             self.send_header("Content-Length", "0")
             self.end_headers()
             return
@@ -89,12 +94,13 @@ class RegistryRequestHandler(LimitedHandler):
             status = HTTPStatus.PARTIAL_CONTENT
         length = end - start + 1
         self.send_response(status)
-        rel = path.relative_to(self.server.root).as_posix()
         text = is_text_rel(rel)
         self.send_header("Content-Type", "text/plain; charset=utf-8" if text
                          else "application/octet-stream")
         self.send_header("Content-Length", str(length))
         self.send_header("ETag", etag)
+        if cache_control:
+            self.send_header("Cache-Control", cache_control)
         self.send_header("Accept-Ranges", "bytes")
         if status == HTTPStatus.PARTIAL_CONTENT:
             self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
@@ -134,11 +140,24 @@ class RegistryServer(LimitedServer):
     def __init__(self, root: Path, host: str = "127.0.0.1", port: int = 0,
                  handler: type[BaseHTTPRequestHandler] = RegistryRequestHandler,
                  verbose: bool = False, *, idle_timeout: float = IDLE_TIMEOUT,
-                 max_connections: int = MAX_CONNECTIONS):
+                 max_connections: int = MAX_CONNECTIONS, index_max_age: int | None = None):
         self.root = Path(root).resolve()
         self.verbose = verbose
+        self.index_max_age = index_max_age
         super().__init__((host, port), handler, idle_timeout=idle_timeout,
                          max_connections=max_connections)
+
+    def cache_control(self, rel: str) -> str | None:
+        """The Cache-Control header for the file at ``rel``: artifacts are content-addressed,
+        so they never change; index files change on publish and yank, so they get a
+        ``max-age`` only when one was asked for (``index_max_age``), else none and each
+        client's MLPM_INDEX_TTL decides
+        (docs/reference/registry-index.md#caching-and-freshness)."""
+        if artifact_sha256(rel) is not None:
+            return "public, max-age=31536000, immutable"
+        if self.index_max_age is not None and is_text_rel(rel):
+            return f"max-age={self.index_max_age}"
+        return None
 
     @property
     def url(self) -> str:

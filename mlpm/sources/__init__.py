@@ -106,6 +106,17 @@ class Sources(Registry):
     def records(self, name: str) -> list[Record]:
         return self.registry_of(name).records(name)
 
+    def prefetch(self, names) -> None:
+        """Ask each source for the index files of ``names`` ahead of the resolver (an HTTP
+        registry fetches them in parallel; the others read them when asked)."""
+        by_location: dict[str, list[str]] = {}
+        for name in names:
+            by_location.setdefault(self.location_of(name), []).append(name)
+        for location, wanted in by_location.items():
+            prefetch = getattr(self.opener(location), "prefetch", None)
+            if prefetch is not None:
+                prefetch(wanted)
+
     def depends(self, record: Record) -> list[tuple[str, str]]:
         """A record's dependencies, each routed: to the source the record names for it, else
         to the record's own registry."""

@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -354,6 +355,7 @@ def test_bad_lines_in_the_names_file_are_skipped_and_search_still_works(
     broken = registry.root / "index" / "br" / "ok" / "broken"
     broken.parent.mkdir(parents=True)
     broken.write_bytes(b"")  # listed, but its index file is damaged
+    shutil.rmtree(registry.root / "search")  # an older registry: search reads names
     (registry.root / "names").write_bytes(
         b"good\n../x\nr\xd0\xb5snet\n\xff\xfe\nmissing\nbroken\nfine\n")
 

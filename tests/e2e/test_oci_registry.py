@@ -110,7 +110,16 @@ def test_the_layout_is_an_oci_artifact_other_tools_read(oci, models, tmp_path):
     assert record["name"] == "digits" and record["version"] == "1.0.0"
     tags = session.get(f"{oci.url}/v2/{namespace}/digits/tags/list").json()["tags"]
     assert sorted(tags) == ["1.0.0", "mlpm-index"]
-    # oras, a client that knows nothing of mlpm, pulls the model file by its digest
+    # skopeo (Debian's) shows the same manifest; oras pulls the model file by its digest
+    import shutil
+
+    skopeo = shutil.which("skopeo")
+    assert skopeo is not None, "skopeo is installed by .ci/setup --tests"
+    raw = subprocess.run([skopeo, "inspect", "--raw", "--tls-verify=false",
+                          f"docker://{oci.host}/{namespace}/digits:1.0.0"],
+                         capture_output=True, text=True, timeout=60)
+    assert raw.returncode == 0, raw.stderr
+    assert json.loads(raw.stdout) == manifest
     oras = pytest.importorskip("oras.provider", reason="needs oras: pip install 'mlpm[dev]'")
     registry = oras.Registry(hostname=oci.host, insecure=True)
     blob = registry.get_blob(f"{oci.host}/{namespace}/digits", layer["digest"])
@@ -166,6 +175,21 @@ def test_basic_auth_over_tls(oci_basic, models, project, tmp_path):
     assert result.code == 0, result.err
     written = (project / "mlpm.lock").read_text() + (project / "mlpm.toml").read_text()
     assert oci_basic.password not in written and oci_basic.password not in result.err
+    # a docker credential helper (the protocol: `docker-credential-NAME get`, host on stdin)
+    helper_dir = tmp_path / "bin"
+    helper_dir.mkdir()
+    helper = helper_dir / "docker-credential-mlpmtest"
+    helper.write_text("#!/bin/sh\nread host\n"
+                      f"[ \"$host\" = \"{host}\" ] || exit 1\n"
+                      f"printf '%s' '{{\"Username\": \"{oci_basic.username}\", "
+                      f"\"Secret\": \"{oci_basic.password}\"}}'\n")
+    helper.chmod(0o755)
+    (docker / "config.json").write_text(json.dumps({"credHelpers": {host: "mlpmtest"}}))
+    import os
+
+    path = f"{helper_dir}{os.pathsep}{os.environ['PATH']}"
+    result = run_mlpm("info", "digits", cwd=project, env={**tls, "PATH": path})
+    assert result.code == 0, result.err
     # an untrusted certificate is one sentence
     untrusted = run_mlpm("info", "digits", cwd=project,
                          env={"REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": ""})
@@ -274,3 +298,17 @@ def test_a_publish_killed_after_its_tag_leaves_a_version_the_next_write_complete
     assert [v["version"] for v in info.json["versions"]] == ["1.0.0", "1.1.0"]
     again = publish(ref, models[1], "killed", "1.0.0", cwd=tmp_path)
     assert_clean_error(again, 1, "already published")
+
+
+def test_a_blob_in_the_namespace_is_mounted_not_uploaded_again(oci, models, tmp_path):
+    ref = oci.ref(oci.namespace())
+    assert publish(ref, models[1], "first", "1.0.0", cwd=tmp_path).code == 0
+    mark = oci.mark()
+    result = publish(ref, models[1], "second", "1.0.0", cwd=tmp_path)  # the same file
+    assert result.code == 0, result.err
+    _, requests = oci.since(mark)
+    mounts = [p for m, p in requests if m == "POST" and "mount=" in p]
+    assert len(mounts) == 1 and "from=" in mounts[0], requests
+    # the model's bytes were not sent again: only the record and the index were uploaded
+    uploads = [p for m, p in requests if m == "PUT" and "/blobs/uploads/" in p]
+    assert len(uploads) == 2, requests

@@ -1,5 +1,5 @@
 """The commands that write, serve or copy a registry: publish, yank, registry serve,
-registry mirror."""
+registry mirror, registry reindex."""
 
 from __future__ import annotations
 
@@ -159,6 +159,34 @@ def mirror(source: str, destination: str, specs: tuple[str, ...], lock: Path | N
         click.echo(f"~ {spec} (yank flag)")
     click.echo(f"mirrored: {len(result.copied)} versions copied ({result.files} files, "
                f"{size(result.bytes)}), {result.present} already there")
+
+
+@registry.command(context_settings=CONTEXT)
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+@json_option
+def reindex(directory: Path, as_json: bool) -> None:
+    """Rebuild a registry folder's names and search index from its index files.
+
+    Publish and yank keep them up to date; run this after copying or editing index files
+    by hand, or to compact the search log. Readers see the old files or the new ones.
+
+    \b
+    Example:
+      mlpm registry reindex ./registry
+    """
+    from mlpm.ops.reindex import reindex as run
+
+    result = run(directory)
+    if as_json:
+        from mlpm.cli.results import Record
+
+        emit_json(Record(result))
+        return
+    for name in result["skipped"]:
+        click.echo(f"warning: the index file of '{name}' is unreadable; it is left out.",
+                   err=True)
+    click.echo(f"reindexed {result['packages']} packages ({result['segments']} search "
+               "segments)")
 
 
 COMMANDS = [publish, yank, registry]
