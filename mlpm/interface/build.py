@@ -1,7 +1,8 @@
 """The interface record of a package version, computed at publish time.
 
 What can be read from the files is read (ONNX graph inputs/outputs, SavedModel
-signatures, hubconf.py entrypoints); what cannot (TorchScript, remote artifacts) comes
+signatures, exported-program inputs/outputs, TorchScript forward() parameters, TFLite
+signature defs, hubconf.py entrypoints); what cannot (TorchScript shapes, remote artifacts) comes
 from the publisher's ``[package.interface]``. The record also gets a weights digest and a
 code digest (the computation: ONNX graph, TorchScript code, exported-program graph, hub
 Python code) so that the registry can tell new weights or new code (MINOR) from a
@@ -148,6 +149,7 @@ def _describe(files, declared, scratch) -> tuple[dict, str | None, str | None]:
     code: list[str] | None = []  # None once a part's code cannot be known
     known = True
     discovered: list[str] = []
+    shapeless = False  # the signatures read so far are TorchScript's, without shapes
     for fmt, role, path, digest in files:
         if path is None:
             if role in (None, "weights", "model"):
@@ -159,9 +161,11 @@ def _describe(files, declared, scratch) -> tuple[dict, str | None, str | None]:
         if fmt == "onnx":
             from mlpm.interface import onnx
 
-            if "signatures" not in discovered:
+            if "signatures" not in discovered or shapeless:
                 iface["signatures"] = onnx.read_interface(path)["signatures"]
-                discovered.append("signatures")
+                shapeless = False
+                if "signatures" not in discovered:
+                    discovered.append("signatures")
             weights.append(onnx.weights_digest(path))
             if code is not None:
                 code.append(f"onnx|{onnx.graph_digest(path)}")
@@ -170,7 +174,9 @@ def _describe(files, declared, scratch) -> tuple[dict, str | None, str | None]:
 
             folder = _as_folder(path, "saved_model.pb", scratch)
             iface["signatures"] = savedmodel.read_signatures(folder)
-            discovered.append("signatures")
+            shapeless = False
+            if "signatures" not in discovered:
+                discovered.append("signatures")
             weights.append(savedmodel.weights_digest(folder))
             code = None
         elif fmt == "torch-hub" and role == "code":
@@ -186,10 +192,46 @@ def _describe(files, declared, scratch) -> tuple[dict, str | None, str | None]:
                 iface["notes"] = found["notes"]
             discovered.append("entrypoints")
         elif fmt in ("torchscript", "exported-program"):
+            if fmt == "exported-program" and ("signatures" not in discovered or shapeless):
+                from mlpm.errors import InvalidModelFile
+                from mlpm.interface import exported
+
+                try:  # best effort: torch.export.load (after mlpm's scan) judges the file
+                    iface["signatures"] = exported.read_signatures(path)
+                except InvalidModelFile:
+                    pass
+                else:
+                    shapeless = False
+                    if "signatures" not in discovered:
+                        discovered.append("signatures")
+            elif fmt == "torchscript" and "signatures" not in discovered and \
+                    not iface.get("signatures"):  # declared signatures (with shapes) win
+                from mlpm.errors import InvalidModelFile
+                from mlpm.interface import torchscript
+
+                try:  # best effort: torch.jit.load is the judge of a TorchScript file
+                    iface["signatures"] = torchscript.read_signatures(path)
+                except InvalidModelFile:
+                    pass
+                else:
+                    shapeless = True  # another format's signatures, with shapes, replace these
+                    discovered.append("signatures")
             weights.append(_zip_tensors_digest(path))
             if code is not None:
                 code.append(f"{fmt}|{_zip_code_digest(path, fmt)}")
         elif path.is_file():  # hub weights, state dicts, tflite: the bytes are the weights
+            if fmt == "tflite" and ("signatures" not in discovered or shapeless):
+                from mlpm.errors import InvalidModelFile
+                from mlpm.interface import tflite
+
+                try:  # best effort: the TFLite interpreter is the judge of the file
+                    iface["signatures"] = tflite.read_signatures(path)
+                except InvalidModelFile:
+                    pass
+                else:
+                    shapeless = False
+                    if "signatures" not in discovered:
+                        discovered.append("signatures")
             from mlpm.store import file_sha256
 
             weights.append("sha256:" + file_sha256(path))

@@ -33,6 +33,11 @@ take never breaks them:
   parameters at the same position may be renamed freely. A parameter losing its default
   or moving to another position is MAJOR; a keyword-only or positional-only parameter
   becoming positional-or-keyword is MINOR.
+- Variance: inputs and outputs get opposite levels for the same shape edit. An input
+  that accepts more (fixed dim -> variable, rank -> unknown) or an output that promises
+  more (variable dim -> fixed, rank -> known) is MINOR; the opposite is MAJOR. A renamed
+  symbolic dimension is no change. An optional input (``optional`` or ``default``)
+  added is MINOR. See "Inputs and outputs: variance" in docs/reference/semver.md.
 - A preprocessing contract, label space or default entrypoint declared for the first
   time is MINOR (nothing was promised before); one no longer declared is MAJOR.
 - New code with the same weights and interface (an ONNX graph with another operator,
@@ -438,7 +443,11 @@ def _diff_signature(old: dict, new: dict, where: str, out: list[InterfaceChange]
         for name in added:
             if name in renamed.values():
                 continue
-            if word == "input":
+            if word == "input" and _optional(after[name]):
+                # Existing callers do not pass it, and it has a default.
+                out.append(InterfaceChange("minor", "optional-input-added",
+                                           f"optional input '{name}' added", where))
+            elif word == "input":
                 # A caller of the old version does not pass it.
                 out.append(InterfaceChange("major", "input-added",
                                            f"input '{name}' added (existing callers do not "
@@ -454,21 +463,57 @@ def _diff_signature(old: dict, new: dict, where: str, out: list[InterfaceChange]
                 f"{side} reordered ({', '.join(shared)}) -> "
                 f"({', '.join(n for n in after if n in before)})", where))
         for name in shared:
-            tensor_changes += _diff_tensor(before[name], after[name], f"{word} '{name}'", where)
+            tensor_changes += _diff_tensor(before[name], after[name], f"{word} '{name}'", where,
+                                           output=word == "output")
     out += tensor_changes  # renames and removals first: they say more than a shape does
 
 
-def _diff_tensor(old: dict, new: dict, label: str, where: str) -> list[InterfaceChange]:
+def _optional(t: dict) -> bool:
+    """An input that callers may leave out: declared ``optional`` or with a ``default``."""
+    return t.get("optional") is True or t.get("default") is not None
+
+
+# Variance: a caller passes inputs and receives outputs. An input that accepts more, or
+# an output that promises more, breaks nobody; the opposite can. Levels per direction,
+# as (input, output); docs/reference/semver.md "Inputs and outputs: variance".
+_VARIANCE = {
+    "dimension-changed": ("major", "major"),  # a fixed size became another fixed size
+    "dimension-fixed": ("major", "minor"),  # variable -> fixed
+    "dimension-relaxed": ("minor", "major"),  # fixed -> variable
+    "rank-changed": ("major", "major"),  # known rank -> another known rank
+    "rank-unknown": ("minor", "major"),  # known rank -> unknown rank
+    "rank-known": ("major", "minor"),  # unknown rank -> known rank
+    "input-now-optional": ("minor", "minor"),
+    "input-now-required": ("major", "major"),
+}
+
+
+def _variance(kind: str, output: bool) -> str:
+    return _VARIANCE[kind][1 if output else 0]
+
+
+def _diff_tensor(old: dict, new: dict, label: str, where: str,
+                 output: bool = False) -> list[InterfaceChange]:
     changes = []
     if old.get("dtype") != new.get("dtype"):
         changes.append(InterfaceChange(
             "major", "dtype-changed", f"{label} dtype {old.get('dtype')} -> {new.get('dtype')}",
             where))
+    if not output and _optional(old) != _optional(new):
+        kind = "input-now-optional" if _optional(new) else "input-now-required"
+        detail = ("now optional" if _optional(new)
+                  else "is now required, so calls that omit it break")
+        changes.append(InterfaceChange(_variance(kind, output), kind, f"{label} {detail}",
+                                       where))
     a, b = _shape_contract(old.get("shape")), _shape_contract(new.get("shape"))
     if a == b:
-        return changes
-    if a is None or b is None or len(a) != len(b):
-        level, kind = "major", "rank-changed"
+        return changes  # symbolic names ("batch" -> "N") only label a variable dimension
+    if a is not None and b is None:
+        kind = "rank-unknown"
+    elif a is None:
+        kind = "rank-known"
+    elif b is None or len(a) != len(b):
+        kind = "rank-changed"
     else:
         kinds = set()
         for x, y in zip(a, b, strict=True):
@@ -478,11 +523,12 @@ def _diff_tensor(old: dict, new: dict, label: str, where: str) -> list[Interface
                 kinds.add("dimension-fixed")
             elif x is not None and y is None:
                 kinds.add("dimension-relaxed")
-        kind = next(k for k in ("dimension-changed", "dimension-fixed", "dimension-relaxed")
-                    if k in kinds)
-        level = "minor" if kind == "dimension-relaxed" else "major"
+        # The kind that needs the highest level names the change (ties: this order).
+        order = [k for k in ("dimension-changed", "dimension-fixed", "dimension-relaxed")
+                 if k in kinds]
+        kind = max(order, key=lambda k: _RANK[_variance(k, output)])
     changes.append(InterfaceChange(
-        level, kind,
+        _variance(kind, output), kind,
         f"{label} shape {_show_shape(old.get('shape'))} -> {_show_shape(new.get('shape'))}",
         where))
     return changes

@@ -355,7 +355,7 @@ def test_convert_killed_at_random_points(registry, project, tmp_path):
     # an exported program runs its publisher's code when converted: trust its source
     assert run_mlpm("trust", f"{registry.url}#net", cwd=project).code == 0
     old = state(project)
-    command = ["convert", "net", "--to", "torchscript", "--input-shape", "x=1,4"]
+    command = ["convert", "net", "--to", "torchscript", "--input-shape", "input=1,4"]
     converted = Store().root / "entries" / "converted"
 
     def prepare():  # no finished conversion: every run converts
