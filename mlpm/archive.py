@@ -539,6 +539,27 @@ class _Extraction:
 # -- finding the package inside an entry -------------------------------------------------
 
 
+def read_member(archive, info, limit: int) -> bytes:
+    """The bytes of one member of an open ``zipfile.ZipFile``, read at most ``limit`` of them
+    (its header's size may lie). Raises ValueError naming the member when it is larger or
+    cannot be read (corrupt, encrypted, an unknown compression): the readers of model
+    archives (mlpm/interface) turn that into their own one-sentence error."""
+    import zipfile
+    import zlib
+
+    if info.file_size > limit:
+        raise ValueError(f"{info.filename} is larger than {limit >> 20} MiB")
+    try:
+        with archive.open(info) as fh:
+            data = fh.read(limit + 1)
+    except (zipfile.BadZipFile, NotImplementedError, zlib.error, EOFError, OSError,
+            RuntimeError) as exc:
+        raise ValueError(f"{info.filename} cannot be read ({exc})") from None
+    if len(data) > limit:
+        raise ValueError(f"{info.filename} is larger than {limit >> 20} MiB")
+    return data
+
+
 def find_root(entry: Path, marker: str) -> Path:
     """The folder in ``entry`` that holds ``marker`` (``hubconf.py``, ``saved_model.pb``).
 

@@ -56,7 +56,8 @@ def _invalid(path: Path, why: str) -> InvalidModelFile:
 def _program(path: Path) -> dict:
     import json
     import zipfile
-    import zlib
+
+    from mlpm.archive import read_member
 
     try:
         archive = zipfile.ZipFile(path)
@@ -70,16 +71,10 @@ def _program(path: Path) -> dict:
         if not found:
             raise _invalid(path, "it has no models/model.json")
         info = found[0]
-        if info.file_size > MAX_JSON_BYTES:
-            raise _invalid(path, f"{info.filename} is larger than {MAX_JSON_BYTES >> 20} MiB")
         try:
-            with archive.open(info) as fh:  # the header's size may lie: read at most the bound
-                data = fh.read(MAX_JSON_BYTES + 1)
-        except (zipfile.BadZipFile, NotImplementedError, zlib.error, EOFError, OSError,
-                RuntimeError) as exc:
-            raise _invalid(path, f"{info.filename} cannot be read ({exc})") from None
-        if len(data) > MAX_JSON_BYTES:
-            raise _invalid(path, f"{info.filename} is larger than {MAX_JSON_BYTES >> 20} MiB")
+            data = read_member(archive, info, MAX_JSON_BYTES)
+        except ValueError as exc:
+            raise _invalid(path, str(exc)) from None
     try:
         program = json.loads(data)
     except (ValueError, RecursionError) as exc:

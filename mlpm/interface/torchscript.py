@@ -54,7 +54,8 @@ def _invalid(path: Path, why: str) -> InvalidModelFile:
 def _top_class_source(path: Path) -> tuple[str, str, str | None]:
     """(code, member name, class name or None) of the top module's class."""
     import zipfile
-    import zlib
+
+    from mlpm.archive import read_member
 
     try:
         archive = zipfile.ZipFile(path)
@@ -67,18 +68,10 @@ def _top_class_source(path: Path) -> tuple[str, str, str | None]:
         by_name = {i.filename: i for i in infos if not i.is_dir()}
 
         def read(name: str) -> bytes:
-            info = by_name[name]
-            if info.file_size > MAX_CODE_BYTES:
-                raise _invalid(path, f"{name} is larger than {MAX_CODE_BYTES >> 20} MiB")
             try:
-                with archive.open(info) as fh:  # the header's size may lie
-                    data = fh.read(MAX_CODE_BYTES + 1)
-            except (zipfile.BadZipFile, NotImplementedError, zlib.error, EOFError, OSError,
-                    RuntimeError) as exc:
-                raise _invalid(path, f"{name} cannot be read ({exc})") from None
-            if len(data) > MAX_CODE_BYTES:
-                raise _invalid(path, f"{name} is larger than {MAX_CODE_BYTES >> 20} MiB")
-            return data
+                return read_member(archive, by_name[name], MAX_CODE_BYTES)
+            except ValueError as exc:
+                raise _invalid(path, str(exc)) from None
 
         pickles = sorted(n for n in by_name if n.count("/") == 1 and n.endswith("/data.pkl"))
         if not pickles:
