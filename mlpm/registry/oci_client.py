@@ -133,6 +133,12 @@ class OciClient:
         self._scheme_known = False  # a request got an HTTP answer: the scheme is settled
         self._session: Any = None
 
+    def credentials(self) -> tuple[str, str] | None:
+        """This host's credentials, looked up once (a credential helper is a process)."""
+        if not hasattr(self, "_credentials"):
+            self._credentials = credentials(self.host)
+        return self._credentials
+
     # -- transport ------------------------------------------------------------------------
 
     @property
@@ -193,7 +199,7 @@ class OciClient:
         if scope in self._tokens:
             return {"Authorization": f"Bearer {self._tokens[scope]}"}
         if self._basic:
-            creds = credentials(self.host)
+            creds = self.credentials()
             if creds is not None:
                 import base64
 
@@ -206,7 +212,7 @@ class OciClient:
         header = resp.headers.get("WWW-Authenticate", "")
         kind = header.split(" ", 1)[0].lower()
         if kind == "basic":
-            if self._basic or credentials(self.host) is None:
+            if self._basic or self.credentials() is None:
                 return False
             self._basic = True
             return True
@@ -219,7 +225,7 @@ class OciClient:
         # the scope this client needs (pull, or pull,push): the challenge names only what the
         # refused request needed, and a push after a HEAD would be refused again
         query = {"service": params.get("service", ""), "scope": scope}
-        creds = credentials(self.host)
+        creds = self.credentials()
         try:
             answer = self.session().get(realm, params=query, timeout=TIMEOUT,
                                         auth=creds if creds else None)
@@ -241,7 +247,7 @@ class OciClient:
 
     def refused(self, resp: Any, what: str) -> RegistryError:
         """The sentence for a 401 / 403: what to configure."""
-        has = credentials(self.host) is not None
+        has = self.credentials() is not None
         fix = ("the credentials mlpm found are refused: check MLPM_OCI_USERNAME / "
                "MLPM_OCI_PASSWORD or run `docker login " + self.host + "` again" if has else
                "set MLPM_OCI_USERNAME and MLPM_OCI_PASSWORD, or run `docker login "

@@ -19,6 +19,7 @@ One name from two places is a conflict, told as one sentence. Everything else is
 from __future__ import annotations
 
 from mlpm.errors import ResolutionConflict
+from mlpm.project import HF_PREFIX
 from mlpm.registry import Registry
 from mlpm.registry.records import Artifact, Record
 
@@ -26,7 +27,6 @@ TYPE_CHECKING = False  # typing costs start-up time; the names are for annotatio
 if TYPE_CHECKING:
     from mlpm.project import Lock, Project, Source
 
-HF_PREFIX = "hf:"
 
 
 def open_source(location: str, store, offline: bool) -> Registry:

@@ -28,6 +28,7 @@ import re
 from urllib.parse import quote
 
 from mlpm.errors import NoMatchingVersion, OfflineError, PackageNotFound, RegistryError
+from mlpm.project import HF_PREFIX
 from mlpm.registry import Registry
 from mlpm.registry.records import Artifact, Record
 
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
     from mlpm.project import Source
     from mlpm.store import Store
 
-HF_PREFIX = "hf:"
 DEFAULT_ENDPOINT = "https://huggingface.co"
 _TAG = re.compile(r"v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)")
 _COMMIT = re.compile(r"[0-9a-f]{40}")
