@@ -23,8 +23,12 @@ with a warm cache (its own, in the temp dir); uv is optional: pass `--uv PATH`, 
 
 (most of it is "before", which is quadratic: `--before-max 300` skips its slow runs)
 
+Times are wall seconds and CPU seconds (mlpm: this process; uv: user + system of the child,
+all its threads). On a machine shared with other work the wall times swing with the load;
+the CPU ratio does not.
+
 Not a test: it prints times and ratios, and one last line
-`RESULT resolve_scale ratio=X.XX` (after / uv, backjump at the largest N).
+`RESULT resolve_scale ratio=X.XX` (after / uv in wall time, backjump at the largest N).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import argparse
 import base64
 import hashlib
 import importlib.util
+import resource
 import shutil
 import statistics
 import subprocess
@@ -118,17 +123,20 @@ def load_resolve(path: Path, module: str):
     return mod
 
 
-def time_resolve(resolve_module, specs, root, rounds: int) -> tuple[float, dict[str, str]]:
-    """Median seconds of ``rounds`` resolutions, each over a fresh registry; the answer."""
-    times, answer = [], {}
+def time_resolve(resolve_module, specs, root, rounds: int
+                 ) -> tuple[float, float, dict[str, str]]:
+    """Median wall and CPU seconds of ``rounds`` resolutions, each over a fresh registry;
+    the answer."""
+    times, cpu, answer = [], [], {}
     for _ in range(rounds):
         registry = registry_of(specs)
         requirements = {name: rng for name, (rng, _) in root.items()}
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = resolve_module.resolve(registry, requirements)
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
         answer = {name: rec.version for name, rec in sorted(result.records.items())}
-    return statistics.median(times), answer
+    return statistics.median(times), statistics.median(cpu), answer
 
 
 def _digest(text: str) -> str:
@@ -156,9 +164,9 @@ def write_wheels(specs: list[Spec], folder: Path) -> None:
 
 
 def time_uv(uv: str, specs, root, tmp: Path, label: str, rounds: int
-            ) -> tuple[float, dict[str, str]]:
-    """Median wall seconds of `uv pip compile` as a fresh process (one unrecorded warm-up
-    fills its cache); the pins it chose."""
+            ) -> tuple[float, float, dict[str, str]]:
+    """Median wall and CPU seconds (user + system, all its threads) of `uv pip compile` as
+    a fresh process (one unrecorded warm-up fills its cache); the pins it chose."""
     wheels = tmp / f"wheels-{label}"
     write_wheels(specs, wheels)
     reqs = tmp / f"{label}.in"
@@ -166,18 +174,21 @@ def time_uv(uv: str, specs, root, tmp: Path, label: str, rounds: int
     argv = [uv, "pip", "compile", str(reqs), "--find-links", str(wheels), "--no-index",
             "--offline", "--python-version", "3.11", "--cache-dir", str(tmp / "uv-cache"),
             "--quiet", "--no-header", "--no-annotate"]
-    times, out = [], ""
+    times, cpu, out = [], [], ""
     for i in range(rounds + 1):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=600,
                               stdin=subprocess.DEVNULL)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if i:
             times.append(time.perf_counter() - start)
+            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if proc.returncode != 0:
             raise SystemExit(f"uv failed on {label}:\n{proc.stdout}\n{proc.stderr}")
         out = proc.stdout
     pins = dict(line.split("==", 1) for line in out.split() if "==" in line)
-    return statistics.median(times), dict(sorted(pins.items()))
+    return statistics.median(times), statistics.median(cpu), dict(sorted(pins.items()))
 
 
 def main() -> None:
@@ -190,7 +201,9 @@ def main() -> None:
     parser.add_argument("--before-max", type=int, default=2000,
                         help="skip 'before' above this N (it is quadratic; 'ranges' stops "
                              "at 1000 whatever this says)")
-    parser.add_argument("--uv", default=shutil.which("uv"), help="the uv binary (default: PATH)")
+    parser.add_argument("--uv", default=shutil.which("uv") or next(
+        (p for p in ("/tmp/uvenv/bin/uv",) if Path(p).is_file()), None),
+        help="the uv binary (default: PATH, then /tmp/uvenv/bin/uv)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -221,33 +234,35 @@ def main() -> None:
         problems.append(("direct", 200, *direct(200), args.before_max))
 
         header = (f"{'problem':<9} {'N':>5} {'before s':>9} {'after s':>8} {'speedup':>8} "
-                  f"{'uv s':>6} {'after/uv':>9}")
+                  f"{'uv s':>6} {'after/uv':>9} {'after cpu':>10} {'uv cpu':>7} {'cpu ratio':>9}")
         print(header)
         print("-" * len(header))
         after_times: dict[tuple[str, int], float] = {}
         result_ratio = None
         for label, n, specs, root, before_max in problems:
-            t_after, answer = time_resolve(after, specs, root, args.rounds)
-            after_times[(label, n)] = t_after
+            t_after, c_after, answer = time_resolve(after, specs, root, args.rounds)
+            after_times[(label, n)] = c_after
             t_before = None
             if n <= before_max:
-                t_before, old_answer = time_resolve(before, specs, root, 1)
+                t_before, _, old_answer = time_resolve(before, specs, root, 1)
                 if old_answer != answer:
                     raise SystemExit(f"{label} N={n}: before chose {old_answer}, after {answer}")
-            t_uv = None
+            t_uv = c_uv = None
             if uv:
-                t_uv, pins = time_uv(uv, specs, root, tmp, f"{label}-{n}", args.rounds)
+                t_uv, c_uv, pins = time_uv(uv, specs, root, tmp, f"{label}-{n}", args.rounds)
                 if pins != answer:
                     print(f"  note: uv chose {pins} where mlpm chose {answer}")
             print(f"{label:<9} {n:>5} "
                   f"{'-' if t_before is None else f'{t_before:.3f}':>9} {t_after:>8.3f} "
                   f"{'-' if t_before is None else f'{t_before / t_after:.1f}x':>8} "
                   f"{'-' if t_uv is None else f'{t_uv:.3f}':>6} "
-                  f"{'-' if t_uv is None else f'{t_after / t_uv:.2f}':>9}", flush=True)
+                  f"{'-' if t_uv is None else f'{t_after / t_uv:.2f}':>9} "
+                  f"{c_after:>10.3f} {'-' if c_uv is None else f'{c_uv:.3f}':>7} "
+                  f"{'-' if c_uv is None else f'{c_after / c_uv:.2f}':>9}", flush=True)
             if label == "backjump" and n == max(sizes) and t_uv:
                 result_ratio = t_after / t_uv
 
-        print("\ngrowth of 'after' from the smallest N to the largest "
+        print("\ngrowth of 'after' (CPU) from the smallest N to the largest "
               f"(linear would be {max(sizes) / min(sizes):.1f}x):")
         for label in ("backjump", "ranges"):
             grow = after_times[(label, max(sizes))] / after_times[(label, min(sizes))]

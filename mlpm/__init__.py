@@ -31,7 +31,7 @@ def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
 
     ``format``: the format to load ("onnx", "torchscript", "tflite", ...); one the package
     does not publish is converted once, parity-checked and cached. ``context``: a usage
-    context ("python", "server", "edge", "cpp", "onnx") that picks the format.
+    context ("python", "server", "edge", "cpp", "onnx", "js") that picks the format.
     ``entrypoint``: the PyTorch Hub entrypoint (other keyword arguments go to it).
     ``signature``: one SavedModel / TFLite signature. ``trust``: trust the package's
     source, which formats that run code need. ``project_dir``: the project to read
@@ -70,28 +70,39 @@ def entrypoints(name: str, *, project_dir: Path | None = None,
                 .get("entrypoints", []))
 
 
-def signatures(name: str, *, project_dir: Path | None = None,
+def signatures(name: str, format: str | None = None, *, project_dir: Path | None = None,
                registry: str | None = None) -> list[dict]:
     """The signatures of a package (name, inputs and outputs with dtype and shape).
 
+    ``format``: one published format's own signatures, as read from its file ("onnx",
+    "tflite", ...): an ONNX or TFLite export names and orders its tensors its own way.
+
     >>> mlpm.signatures("digits")[0]["inputs"]  # doctest: +SKIP
     [{'name': 'pixels', 'dtype': 'float32', 'shape': ['batch', 64]}]
+    >>> mlpm.signatures("music-tagger", format="onnx")[0]["name"]  # doctest: +SKIP
+    'serving_default'
     """
-    from mlpm.loading import interface
+    from mlpm.loading import signatures as _signatures
 
-    return list(interface(name, project_dir=project_dir, registry=registry)
-                .get("signatures", []))
+    return _signatures(name, format, project_dir=project_dir, registry=registry)
 
 
-def path(name: str, format: str | None = None, *, project_dir: Path | None = None) -> Path:
+def path(name: str, format: str | None = None, *, project_dir: Path | None = None,
+         context: str | None = None) -> Path:
     """The verified file (or unpacked folder) of ``name``'s locked version in the cache.
+
+    ``context`` picks the format as in ``load``: ``context="js"`` gives the ONNX file a
+    JavaScript application runs with onnxruntime-node / onnxruntime-web, converted once and
+    checked in node. See mlpm.loading.path.
 
     >>> mlpm.path("digits", format="onnx")  # doctest: +SKIP
     PosixPath('/home/me/.cache/mlpm/blobs/sha256/3f/3f...')
+    >>> mlpm.path("digits", context="js")  # doctest: +SKIP
+    PosixPath('/home/me/.cache/mlpm/entries/converted/9a3f.../model.onnx')
     """
     from mlpm.loading import path as _path
 
-    return _path(name, format, project_dir=project_dir)
+    return _path(name, format, project_dir=project_dir, context=context)
 
 
 def install(*specs: str, registry: str | None = None, project_dir=None):

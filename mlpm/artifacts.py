@@ -10,7 +10,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from mlpm.errors import MlpmError, NotInstalled, RemovedWhileLoading, StaleLock, UsageError
+from mlpm.errors import (
+    FormatNotLoadable,
+    MlpmError,
+    NotInstalled,
+    RemovedWhileLoading,
+    StaleLock,
+    UsageError,
+)
 from mlpm.lockcheck import read_lock
 from mlpm.project import Lock, LockedPackage, Project
 from mlpm.store import file_status
@@ -67,6 +74,35 @@ def choose_format(pkg: LockedPackage, fmt: str | None) -> str:
         raise UsageError(f"{pkg.name}@{pkg.version} has no {fmt} format; it has "
                          f"{', '.join(formats) or 'no artifacts'}. Pass one of those as format=.")
     return fmt
+
+
+def loadable_formats(pkg: LockedPackage, *, besides: str | None = None) -> list[str]:
+    """The formats ``pkg`` publishes that ``mlpm.load`` can load (``besides``: but that one).
+
+    >>> loadable_formats(pkg)  # doctest: +SKIP
+    ['savedmodel', 'tflite']
+    """
+    from mlpm.frameworks import LOADABLE
+
+    formats = dict.fromkeys(a.format for a in pkg.artifacts)
+    return [f for f in formats if f in LOADABLE and f != besides]
+
+
+def not_loadable(pkg: LockedPackage, fmt: str, reason: str, use: str = "",
+                 outcome: str | None = None) -> FormatNotLoadable:
+    """The error for a format of ``pkg`` that mlpm cannot load: the reason, then the formats
+    the package has and which of them load. ``use``: how the project uses it ("in the edge
+    context"), which is why this format was chosen; ``outcome``: what happened instead of
+    the default advice (load another format)."""
+    formats = list(dict.fromkeys(a.format for a in pkg.artifacts))
+    others = loadable_formats(pkg, besides=fmt)
+    if outcome is None:
+        outcome = (f"load it with format='{others[0]}'" if others else
+                   "ask its publisher for a format mlpm loads")
+    return FormatNotLoadable(
+        f"{label(pkg)} cannot be loaded as {fmt}{' ' + use if use else ''}: {reason}; it has "
+        f"{', '.join(formats) or 'no artifacts'}, of which mlpm can load "
+        f"{', '.join(others) or 'none'}; {outcome}.")
 
 
 def choose_artifact(pkg: LockedPackage, fmt: str | None):

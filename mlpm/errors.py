@@ -114,6 +114,12 @@ class ModelLoadError(MlpmError, RuntimeError):
     """The framework refused the model file (unsafe pickle, wrong format)."""
 
 
+class FormatNotLoadable(MlpmError, ValueError):
+    """A format of a package that ``mlpm.load`` cannot load (no loader for it, or its file
+    needs what the runtime lacks, e.g. a custom TFLite op); the message lists the formats
+    the package has and which of them mlpm can load. Nothing is missing from the machine."""
+
+
 class StoreError(MlpmError, OSError):
     """The cache directory cannot be written (permissions, disk full)."""
 

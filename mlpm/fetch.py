@@ -619,6 +619,51 @@ def read_prefix(url: str, wanted, *, offline: bool = False, label: str = "") -> 
     return _with_retries(url, with_range)
 
 
+def read_from(url: str, offset: int, *, what: str, limit: int | None = None,
+              setting: str = "MLPM_MAX_INDEX_BYTES") -> tuple[bytes, bool] | None:
+    """The file at ``url`` from byte ``offset`` on, in one ``Range`` GET (retried like every
+    request): ``(bytes, True)`` when the server sent that part (``b""`` when the file ends
+    at ``offset``), ``(the whole file, False)`` when it ignores ``Range``, None for any other
+    answer. At most ``limit`` bytes (default MLPM_MAX_INDEX_BYTES), else TooLarge naming
+    ``what`` and ``setting``."""
+    import http.client
+
+    import urllib3
+
+    if limit is None:
+        limit = env_bytes(setting, MAX_INDEX_BYTES)
+    # identity: byte offsets count the file itself, not a compressed form of it
+    headers = {"Range": f"bytes={offset}-", "Accept-Encoding": "identity",
+               **_authorization(url)}
+
+    def attempt() -> tuple[bytes, bool] | None:
+        with _session().get(url, headers=headers, timeout=TIMEOUT, stream=True) as resp:
+            content_range = resp.headers.get("Content-Range", "")
+            if resp.status_code == 416 and content_range == f"bytes */{offset}":
+                _drop_body(resp)
+                return b"", True
+            ranged = resp.status_code == 206 and content_range.startswith(f"bytes {offset}-")
+            if resp.status_code in _RETRY_STATUS:
+                _drop_body(resp)
+                raise _Transient(f"HTTP {resp.status_code}",
+                                 _retry_after(resp.headers.get("Retry-After")))
+            if not ranged and resp.status_code != 200:
+                _drop_body(resp)
+                return None
+            body = bytearray()
+            try:
+                for piece in _read_bounded(resp, url, limit, what, setting, MAX_INDEX_RATIO):
+                    body += piece
+            except MlpmError:
+                raise
+            except (ConnectionError, TimeoutError, http.client.HTTPException,
+                    urllib3.exceptions.HTTPError) as exc:
+                raise _Transient(_describe_network_error(exc)) from None
+        return bytes(body), ranged
+
+    return _with_retries(url, attempt)
+
+
 class Progress:
     """A tqdm bar on a terminal, silence otherwise; with no total, a bytes and speed counter."""
 

@@ -1,4 +1,5 @@
-"""File-system primitives below the store: deleting and measuring folder trees.
+"""File-system primitives below the store: deleting and measuring folder trees, and
+appending to the registry's append-only files.
 
 Kept apart from mlpm/store.py so that mlpm/archive.py (which the store calls to unpack)
 can clean up after itself without importing the store.
@@ -99,3 +100,23 @@ def tree_size(path: Path | str) -> int:
             elif stat.S_ISREG(st.st_mode):
                 total += st.st_size
     return total
+
+
+def append_line(path: Path, text: str) -> None:
+    """Append ``text`` (one line, ending in a newline) to ``path`` and fsync it.
+
+    A torn last line, left by a writer that crashed mid-append, is cut first, so an
+    append-only file (a registry's ``names``, search log, upstream shards) only ever holds
+    whole lines.
+    """
+    with open(path, "ab+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size:
+            fh.seek(max(0, size - 65536))
+            tail = fh.read()
+            if not tail.endswith(b"\n"):
+                cut = tail.rfind(b"\n")
+                fh.truncate(size - len(tail) + cut + 1 if cut >= 0 else 0)
+        fh.write(text.encode())
+        fh.flush()
+        os.fsync(fh.fileno())

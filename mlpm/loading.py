@@ -20,10 +20,11 @@ from mlpm.artifacts import (
     label,
     load_hub,
     locked_package,
+    not_loadable,
     snapshot,
     unpack,
 )
-from mlpm.errors import NotInstalled, StaleLock, UsageError
+from mlpm.errors import FormatNotLoadable, NotInstalled, StaleLock, UsageError
 from mlpm.project import LockedPackage, Project
 from mlpm.store import file_status
 
@@ -31,13 +32,23 @@ TYPE_CHECKING = False  # typing costs start-up time; the names are for annotatio
 if TYPE_CHECKING:
     from typing import Any
 
-def path(name: str, format: str | None = None, *, project_dir: Path | None = None) -> Path:
+def path(name: str, format: str | None = None, *, project_dir: Path | None = None,
+         context: str | None = None) -> Path:
     """The verified file (or unpacked folder) of ``name``'s locked version in the store.
+
+    ``context`` picks the format as ``load`` does; ``context="js"`` gives the ONNX file
+    a JavaScript application runs with onnxruntime-node / onnxruntime-web.
 
     >>> mlpm.path("digits", format="onnx")  # doctest: +SKIP
     PosixPath('/home/me/.cache/mlpm/blobs/sha256/3f/3f...')
+    >>> mlpm.path("digits", context="js")  # doctest: +SKIP
+    PosixPath('/home/me/.cache/mlpm/entries/converted/9a3f.../model.onnx')
     """
     _, pkg = locked_package(name, project_dir)
+    if context is not None and format is None:
+        from mlpm.ops.convert import wanted_format
+
+        format = wanted_format(pkg, {"context": context})
     if is_snapshot(pkg) and (format is None or any(a.format == format
                                                    for a in pkg.artifacts)):
         return snapshot(pkg)  # a Hugging Face repository: its folder
@@ -76,9 +87,9 @@ def _converted(pkg: LockedPackage, fmt: str, signature: str | None, trust: bool)
     from mlpm.registry.records import FORMAT_FRAMEWORK
     from mlpm.session import Session
 
-    if fmt not in FORMAT_FRAMEWORK and fmt != "tfjs":  # a typo, not a missing route
+    if fmt not in FORMAT_FRAMEWORK and fmt not in ("tfjs", "js"):  # a typo, not a route
         raise UsageError(f"unknown format '{fmt}'; formats are "
-                         f"{', '.join([*FORMAT_FRAMEWORK, 'tfjs'])}.")
+                         f"{', '.join([*FORMAT_FRAMEWORK, 'tfjs', 'js'])}.")
 
     def pick(conv) -> Path:  # one file per signature: the asked one, else serving_default
         if len(conv.files) == 1:
@@ -104,7 +115,9 @@ def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
     A format the package does not publish (``format="onnx"``, or the best format for a
     ``context=`` such as "edge") is converted once, parity-checked and cached.
 
-    ONNX gives an ``onnxruntime.InferenceSession``; TorchScript a ``torch.jit`` module;
+    ONNX gives an ``onnxruntime.InferenceSession``; TFLite (published or converted) an
+    allocated interpreter, the one TFLite conversions are checked with; TorchScript a
+    ``torch.jit`` module;
     an exported program its runnable module; a state dict the tensors (weights only);
     a PyTorch Hub package what its entrypoint returns (``entrypoint=``, keyword
     arguments passed on; hub code runs only for a trusted source); a SavedModel the
@@ -122,14 +135,16 @@ def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
         format = wanted_format(pkg, {"context": context})
     if format is not None and not any(a.format == format for a in pkg.artifacts):
         file = _converted(pkg, format, signature, trust)
-        if format == "tflite":
-            from mlpm.frameworks.tensorflow import load_tflite
-
-            return load_tflite(file, label(pkg))
         from mlpm.frameworks import load_file
 
-        return load_file(format, file, label(pkg), **options)
+        # a js conversion is an ONNX file: in Python, ONNX Runtime runs it
+        return load_file("onnx" if format == "js" else format, file, label(pkg), **options)
     fmt = choose_format(pkg, format)
+    use = f"in the {context} context" if context is not None else ""
+    from mlpm.frameworks import LOADABLE
+
+    if fmt not in LOADABLE:
+        raise not_loadable(pkg, fmt, "mlpm.load has no loader for this format", use)
     if fmt == "torch-hub":
         return load_hub(pkg, entrypoint, trust, options)
     if is_snapshot(pkg):
@@ -151,7 +166,15 @@ def load(name: str, format: str | None = None, *, entrypoint: str | None = None,
         from mlpm.ops.audit import pickle_allowed
 
         options["allow_pickle"] = pickle_allowed(project, name)
-    return load_file(fmt, file, label(pkg), **options)
+    try:
+        loaded = load_file(fmt, file, label(pkg), **options)
+    except FormatNotLoadable as exc:  # the runtime refused this file: say what else loads
+        raise not_loadable(pkg, fmt, str(exc).rstrip("."), use) from None
+    if fmt == "tflite" and signature is not None and \
+            signature not in loaded.get_signature_list():
+        raise UsageError(f"{label(pkg)}'s tflite file has no signature '{signature}'; it has "
+                         f"{', '.join(sorted(loaded.get_signature_list())) or 'none'}.")
+    return loaded
 
 
 def _load_snapshot(project, pkg, fmt: str, options: dict[str, Any]) -> Any:
@@ -221,13 +244,33 @@ def keras_layer(name: str, *, project_dir: Path | None = None, trust: bool = Fal
 def interface(name: str, *, project_dir: Path | None = None,
               registry: str | None = None) -> dict:
     """The interface record of ``name``: from mlpm.lock when installed, else the registry."""
+    return _interface_and_formats(name, project_dir=project_dir, registry=registry)[0]
+
+
+def signatures(name: str, format: str | None = None, *,  # noqa: A002
+               project_dir: Path | None = None, registry: str | None = None) -> list[dict]:
+    """The signatures of ``name`` (installed version, else the registry's latest): those of
+    one published ``format`` when given, as read from that format's own file at publish."""
+    from mlpm.registry.records import Interface
+
+    data, formats = _interface_and_formats(name, project_dir=project_dir, registry=registry)
+    if format is not None and formats and format not in formats:
+        raise UsageError(f"{name} publishes no {format} form (it has {', '.join(formats)}); "
+                         f"ask for one of those, or make one: mlpm convert {name} --to {format}.")
+    return list(Interface.from_json(data).signatures_for(format))
+
+
+def _interface_and_formats(name: str, *, project_dir: Path | None,
+                           registry: str | None) -> tuple[dict, list[str]]:
+    """(interface record, published formats) of the locked version, else the latest."""
     from mlpm.errors import ProjectNotFound
 
     locked = None
     try:
         _, pkg = locked_package(name, project_dir)
+        formats = list(dict.fromkeys(a.format for a in pkg.artifacts))
         if pkg.interface:
-            return pkg.interface
+            return pkg.interface, formats
         locked = pkg.version
     except (ProjectNotFound, NotInstalled, StaleLock):
         pass
@@ -241,8 +284,9 @@ def interface(name: str, *, project_dir: Path | None = None,
         project = None
     records = session.open(session.registry_location(project)).records(name)
     wanted = locked or latest_version(records)
-    iface = next(r for r in records if r.version == wanted).interface
-    return iface.to_json() if iface is not None else {}
+    record = next(r for r in records if r.version == wanted)
+    iface = record.interface
+    return (iface.to_json() if iface is not None else {}), record.formats
 
 
 def runner_for(project: Project, name: str, *, trust: bool = False):
@@ -266,7 +310,8 @@ def runner_for(project: Project, name: str, *, trust: bool = False):
     from mlpm.registry.records import Interface
 
     iface = Interface.from_json(pkg.interface)
-    signatures = iface.signatures or []
+    # each format is served with its own signatures (a package's formats may differ)
+    signatures = iface.signatures_for(choose_format(pkg, None))
     if formats & {"torch-hub", "torchscript", "exported-program"}:
         if not signatures:
             raise UsageError(f"{name}@{pkg.version} declares no signature to serve; convert "
@@ -274,7 +319,9 @@ def runner_for(project: Project, name: str, *, trust: bool = False):
         module = load(name, project_dir=project.root, trust=trust)
         return serve.TorchRunner(name, pkg.version, module, signatures[0])
     if "savedmodel" in formats:
-        sig = iface.signature("serving_default") or (signatures[0] if signatures else None)
+        signatures = iface.signatures_for("savedmodel")
+        sig = iface.signature("serving_default", "savedmodel") or \
+            (signatures[0] if signatures else None)
         fn = load(name, project_dir=project.root, signature=sig["name"] if sig else None,
                   trust=trust)
         return serve.SavedModelRunner(name, pkg.version, fn, sig)

@@ -7,7 +7,6 @@ docs/reference/manifest.md and docs/reference/lockfile.md.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +14,14 @@ from pathlib import Path
 
 from mlpm.errors import ManifestError, ProjectNotFound
 from mlpm.registry.records import Artifact, check_name
-from mlpm.store import default_root, file_status, load_memo, save_memo, write_atomic
+from mlpm.store import (
+    default_root,
+    file_status,
+    load_memo,
+    save_memo,
+    text_sha256,
+    write_atomic,
+)
 
 _HELD: set[str] = set()  # project folders this process holds (the hold is not re-entrant)
 
@@ -317,7 +323,7 @@ class Project:
             return
         from filelock import FileLock
 
-        digest = hashlib.sha256(key.encode()).hexdigest()[:24]
+        digest = text_sha256(key)[:24]
         path = default_root() / "locks" / f"project-{digest}.lock"
         lock = FileLock(str(path))
         hold: FileLock | None = lock
@@ -412,8 +418,6 @@ class Project:
 
     def manifest_hash(self) -> str:
         """What the lock must match: the dependency ranges and the registry, not formatting."""
-        import json
-
         data: dict[str, Any] = {"dependencies": dict(sorted(self.dependencies.items())),
                                 "registry": self.registry}
         if self.options:  # only when used, so locks made before options existed stay fresh
@@ -422,8 +426,37 @@ class Project:
             data["sources"] = {n: self.sources[n].to_toml() for n in sorted(self.sources)}
         if self.registries:
             data["registries"] = dict(sorted(self.registries.items()))
-        canon = json.dumps(data, sort_keys=True)
-        return "sha256:" + hashlib.sha256(canon.encode()).hexdigest()
+        canon = _canonical_json(data)
+        if canon is None:  # a value the short form does not cover: json decides
+            import json
+
+            canon = json.dumps(data, sort_keys=True)
+        return "sha256:" + text_sha256(canon)
+
+
+def _canonical_json(value: Any) -> str | None:
+    """``json.dumps(value, sort_keys=True)`` for dicts with string keys, lists, None and
+    strings of printable ASCII without quotes or backslashes (which json writes as they
+    are), or None for anything else. A no-op install hashes the manifest this way without
+    importing json (about 2 ms)."""
+    if isinstance(value, str):
+        plain = value.isascii() and value.isprintable() and '"' not in value and \
+            "\\" not in value
+        return f'"{value}"' if plain else None
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        items = [_canonical_json(item) for item in value]
+        return None if None in items else "[" + ", ".join(items) + "]"  # type: ignore[arg-type]
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        parts = []
+        for key in sorted(value):
+            text, item = _canonical_json(key), _canonical_json(value[key])
+            if text is None or item is None:
+                return None
+            parts.append(f"{text}: {item}")
+        return "{" + ", ".join(parts) + "}"
+    return None
 
 
 def _registries(manifest_path: Path, value: Any) -> dict[str, str]:
@@ -469,7 +502,9 @@ class LockedConversion:
     """One format a locked package was converted to here: ``[[package.conversions]]``.
 
     ``key`` names the conversion's folder in the cache (``entries/converted/KEY``),
-    ``digest`` its files; ``parity`` holds max_abs, max_rel, tolerance and samples;
+    ``digest`` its files; ``parity`` holds inputs (what it ran on: ``publisher-samples``,
+    ``user:sha256:HEX``, ``publisher-values`` or ``random``, the last when absent: locks
+    written before it was recorded), max_abs, max_rel, tolerance and samples;
     ``converter`` the tool versions. Keys this mlpm does not know (a newer mlpm wrote
     them) ride along in ``extra`` and are written back unchanged.
 

@@ -4,14 +4,15 @@ The newest version that satisfies every range wins, except that a locked version
 reused while it still fits and its package is not being upgraded (pdm's
 ReusePinProvider idea: `mlpm upgrade a` moves `a`, not everything). Yanked versions
 are never newly chosen but a locked one keeps working. A conflict is explained as a
-chain of who needs what, never as "ResolutionImpossible".
+chain of who needs what, never as "ResolutionImpossible". Packages are pinned in this
+order: those in the last conflict, locked ones, those with fewer versions, then by name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from itertools import filterfalse, islice
+from itertools import filterfalse, islice, takewhile
 
 from mlpm import semver
 from mlpm.errors import NoMatchingVersion, ResolutionConflict
@@ -67,11 +68,20 @@ def _orderable(version: semver.Version) -> bool:
                    for part in version.prerelease)
 
 
+def _order_key(version: semver.Version) -> tuple:
+    """A tuple that Python orders as SemVer precedence orders ``version`` (for an
+    orderable one): compared at C speed, where Version's own comparisons run Python."""
+    return (version.major, version.minor, version.patch, not version.prerelease,
+            tuple((0, part) if isinstance(part, int) else (1, part)
+                  for part in version.prerelease))
+
+
 class _Package:
     """One package's candidates, read and sorted once per resolution: newest first, yanked
     versions left out unless it is the locked one."""
 
-    __slots__ = ("candidates", "ascending", "by_version", "twins", "orderable", "windows")
+    __slots__ = ("candidates", "ascending", "keys", "by_version", "twins", "windows",
+                 "known", "known_set", "runs")
 
     def __init__(self, records: Iterable[Record], locked: str | None):
         # Stable like sorted(records, key=_sort_key, reverse=True): equal versions keep
@@ -85,9 +95,48 @@ class _Package:
         for cand in self.candidates:
             self.by_version.setdefault(cand.version, []).append(cand)
         self.twins = len(self.by_version) != len(self.candidates)  # one version, two records
-        self.orderable = all(_orderable(v) for v in self.ascending)
+        # Order keys for bisecting, made when a range first needs them; [] when
+        # precedence is not a total order here (see _orderable).
+        self.keys: list[tuple] | None = None
         # range text -> [(start, stop)] slices of `candidates` outside which it allows nothing
         self.windows: dict[str, list[tuple[int, int]]] = {}
+        # The incompatible candidates resolvelib passed last time, as a list in its order
+        # and as a set; for a window's first index, where the run of incompatible
+        # candidates starting there ends. Backjumping passes the same candidates again,
+        # reordered or with a few more, so with the memo a call costs the new ones (plus a
+        # set copy at C speed), and the candidates it steps over are the newly failed.
+        self.known: list[Candidate] = []
+        self.known_set: set[Candidate] = set()
+        self.runs: dict[int, int] = {}
+
+    def incompatible(self, given: list[Candidate], starts: Iterable[int]
+                     ) -> tuple[set[Candidate], dict[int, int]]:
+        """The set of the candidates in ``given``, and for each index in ``starts`` the
+        first index at or after it whose candidate is not in that set (or the end). A set
+        once returned is never changed (a later call copies it)."""
+        known, count = self.known, len(self.known)
+        if count and len(given) == count and given[0] is known[-1] \
+                and given[1:] == known[:-1]:  # the same, the last one moved to the front
+            bad = self.known_set
+        elif count and len(given) >= count and given[:count] == known:  # more at the end
+            bad = self.known_set
+            if len(given) > count:
+                bad = bad.copy()
+                bad.update(islice(given, count, None))
+        elif count and len(given) > count and given[-count:] == known:  # more in front
+            bad = self.known_set.copy()
+            bad.update(islice(given, len(given) - count))
+        else:  # identity comparisons above, at C speed; anything else starts over
+            bad = set(given)
+            self.runs = {}
+        # Each branch above keeps every candidate the last set held, so runs only grow.
+        runs, candidates, ends = self.runs, self.candidates, {}
+        for start in starts:
+            end = runs.get(start, start)
+            end += sum(1 for _ in takewhile(bad.__contains__, islice(candidates, end, None)))
+            runs[start] = ends[start] = end
+        self.known, self.known_set = given, bad
+        return bad, ends
 
     def window(self, rng: _Range) -> list[tuple[int, int]]:
         found = self.windows.get(rng.text)
@@ -99,8 +148,22 @@ class _Package:
         import bisect
 
         count = len(self.candidates)
+        if rng.text == "*" or not count:
+            return [(0, count)] if count else []
+        if self.keys is None:
+            self.keys = [_order_key(v) for v in self.ascending] \
+                if all(_orderable(v) for v in self.ascending) else []
+        orderable = bool(self.keys)
+        if rng.plain is not None and orderable:  # one comparator: one span
+            op, bound = rng.plain
+            keys = self.keys
+            low = 0 if op[0] == "<" else \
+                (bisect.bisect_right if op == ">" else bisect.bisect_left)(keys, bound)
+            high = count if op[0] == ">" else \
+                (bisect.bisect_left if op == "<" else bisect.bisect_right)(keys, bound)
+            return [(count - high, count - low)] if low < high else []
         sets = getattr(rng.range, "_set", None)
-        if not self.orderable or not isinstance(sets, tuple):
+        if not orderable or not isinstance(sets, tuple):
             return [(0, count)] if count else []
         spans = []
         for simple in sets:
@@ -122,7 +185,8 @@ class _Package:
     def _span(self, simple, left, right) -> tuple[int, int] | None:
         """The indices of ``ascending`` that one ``||`` alternative can allow; None when
         it is not made of plain comparators."""
-        low, high = 0, len(self.ascending)
+        keys = self.keys or []
+        low, high = 0, len(keys)
         for comparator in simple:
             version = getattr(comparator, "semver", None)
             operator = getattr(comparator, "operator", None)
@@ -133,32 +197,71 @@ class _Package:
             if not isinstance(version, semver.Version) or not _orderable(version):
                 return None
             if operator in ("", ">=", ">"):
-                at = (left if operator in ("", ">=") else right)(
-                    self.ascending, version)
+                at = (left if operator in ("", ">=") else right)(keys, _order_key(version))
                 low = max(low, at)
             if operator in ("", "<=", "<"):
-                at = (right if operator in ("", "<=") else left)(
-                    self.ascending, version)
+                at = (right if operator in ("", "<=") else left)(keys, _order_key(version))
                 high = min(high, at)
             if operator not in ("", ">=", ">", "<=", "<"):
                 return None
         return low, high
 
 
-class _Range:
-    """A parsed range and its memo of verdicts, one per version."""
+_PLAIN_OPERATORS = ("<=", ">=", "<", ">", "=")  # two-character ones first
 
-    __slots__ = ("text", "range", "verdicts")
+
+def _plain_comparator(text: str) -> tuple[str, tuple] | None:
+    """``(operator, order key)`` for a range that is one comparator on a plain version
+    ("<2.0.0", "=1.4.0", "1.4.0", ">=0.3.1"); None for anything else. Backtracking meets
+    a new one of these at every step, and reading them needs no grammar."""
+    op = next((o for o in _PLAIN_OPERATORS if text.startswith(o)), "")
+    parts = text[len(op):].split(".")
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() and len(p) <= 15
+                                  and (p == "0" or p[0] != "0") for p in parts):
+        return None
+    return op or "=", (int(parts[0]), int(parts[1]), int(parts[2]), True, ())
+
+
+def _compare(op: str, have: tuple, bound: tuple) -> bool:
+    if op == "<":
+        return have < bound
+    if op == "<=":
+        return have <= bound
+    if op == ">":
+        return have > bound
+    if op == ">=":
+        return have >= bound
+    return have == bound
+
+
+class _Range:
+    """A range and its memo of verdicts, one per version. One comparator on a plain
+    version is decided by comparing order keys (a release it allows is one the full
+    grammar allows; a prerelease asks the grammar, for node's prerelease rule)."""
+
+    __slots__ = ("text", "plain", "_range", "verdicts")
 
     def __init__(self, text: str):
         self.text = text
-        self.range = semver.parse_range(text)
+        self.plain = _plain_comparator(text)
+        self._range = None if self.plain is not None else semver.parse_range(text)
         self.verdicts: dict[str, bool] = {}
+
+    @property
+    def range(self) -> semver.Range:
+        if self._range is None:
+            self._range = semver.parse_range(self.text)
+        return self._range
 
     def allows(self, cand: Candidate) -> bool:
         verdict = self.verdicts.get(cand.version)
         if verdict is None:
-            verdict = self.verdicts[cand.version] = self.range.allows(cand.parsed)
+            plain = self.plain
+            if plain is not None and not cand.parsed.prerelease:
+                verdict = _compare(plain[0], _order_key(cand.parsed), plain[1])
+            else:
+                verdict = self.range.allows(cand.parsed)
+            self.verdicts[cand.version] = verdict
         return verdict
 
 
@@ -189,6 +292,7 @@ class Provider(_ProviderBase):
         self.needed_by: dict[str, set[str]] = {}
         self._packages: dict[str, _Package] = {}
         self._ranges: dict[str, _Range] = {}
+        self._verdicts: dict[str, dict[str, bool]] = {}  # range text -> its _Range's verdicts
         self._dependencies: dict[Candidate, list[Requirement]] = {}
 
     def _pin(self, name: str) -> str | None:
@@ -207,6 +311,7 @@ class Provider(_ProviderBase):
         rng = self._ranges.get(text)
         if rng is None:
             rng = self._ranges[text] = _Range(text)
+            self._verdicts[text] = rng.verdicts
         return rng
 
     def identify(self, requirement_or_candidate) -> str:
@@ -214,20 +319,31 @@ class Provider(_ProviderBase):
 
     def get_preference(self, identifier, resolutions, candidates, information, backtrack_causes):
         conflicted = any(c.requirement.name == identifier for c in backtrack_causes)
-        return (not conflicted, self._pin(identifier) is None, identifier)
+        return (not conflicted, self._pin(identifier) is None, self._versions(identifier),
+                identifier)
+
+    def _versions(self, name: str) -> int:
+        """How many versions the package has. Packages with fewer go first (as cargo's
+        resolver orders them): one with a single version is pinned before one with
+        thousands, whose versions that conflict with it then fail at once, in one round,
+        instead of one backjump each."""
+        package = self._packages.get(name)
+        return len(package.candidates) if package is not None else 0
 
     def narrow_requirement_selection(self, identifiers, resolutions, candidates, information,
                                      backtrack_causes):
-        return identifiers
+        # The one get_preference would choose, decided here: resolvelib then skips its
+        # per-name preference calls (each builds two mappings), once a round.
+        conflicted = {c.requirement.name for c in backtrack_causes}
+        pin = self._pin
+        versions = self._versions
+        return [min(identifiers, key=lambda name: (name not in conflicted, pin(name) is None,
+                                                   versions(name), name))]
 
     def find_matches(self, identifier, requirements, incompatibilities):
         ranges = [self._range(text)
                   for text in dict.fromkeys(r.range for r in requirements[identifier])]
         package = self._package(identifier)
-        bad = set(incompatibilities[identifier])  # candidates are unique: identity is enough
-        if bad and package.twins:  # an incompatible version is incompatible in every record
-            for version in {c.version for c in bad}:
-                bad.update(package.by_version.get(version, ()))
         if ranges:  # the narrowest range drives, the others only check what it yields
             windows = min((package.window(rng) for rng in ranges),
                           key=lambda spans: sum(stop - start for start, stop in spans))
@@ -235,22 +351,46 @@ class Provider(_ProviderBase):
             windows = [(0, len(package.candidates))]
         pin = self._pin(identifier)
         first = package.by_version.get(pin, []) if pin is not None else []
+        candidates = package.candidates
+        given = list(incompatibilities[identifier])
+        if package.twins:  # an incompatible version is incompatible in every record
+            bad = set(given)
+            for version in {c.version for c in bad}:
+                bad.update(package.by_version.get(version, ()))
+            skip = bad.union(first) if first else bad
+
+            def twin_matches():  # the pin first (if it fits), then the newest
+                for cand in first:
+                    if cand not in bad and all(rng.allows(cand) for rng in ranges):
+                        yield cand
+                for start, stop in windows:
+                    for cand in filterfalse(skip.__contains__, islice(candidates, start, stop)):
+                        if all(rng.allows(cand) for rng in ranges):
+                            yield cand
+
+            return twin_matches
+        bad, ends = package.incompatible(given, (start for start, _ in windows))
         skip = bad.union(first) if first else bad
 
         def matches():  # the pin first (if it fits), then the newest
             for cand in first:
                 if cand not in bad and all(rng.allows(cand) for rng in ranges):
                     yield cand
-            candidates = package.candidates
-            for start, stop in windows:
-                for cand in filterfalse(skip.__contains__, islice(candidates, start, stop)):
+            for start, stop in windows:  # from `start` to `ends[start]` all are incompatible
+                for cand in filterfalse(skip.__contains__,
+                                        islice(candidates, ends[start], stop)):
                     if all(rng.allows(cand) for rng in ranges):
                         yield cand
 
         return matches
 
     def is_satisfied_by(self, requirement, candidate) -> bool:
-        return self._range(requirement.range).allows(candidate)  # the same memo
+        # Asked for every requirement of every pinned package every round: the memo's
+        # verdict with two lookups, the range consulted only the first time.
+        try:
+            return self._verdicts[requirement.range][candidate.version]
+        except KeyError:
+            return self._range(requirement.range).allows(candidate)
 
     def get_dependencies(self, candidate):
         known = self._dependencies.get(candidate)

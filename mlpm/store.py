@@ -17,7 +17,6 @@ state (the pattern of huggingface_hub's file_download).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
@@ -45,7 +44,23 @@ def default_root() -> Path:
 
 
 def _key(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    return text_sha256(text)[:24]
+
+
+def text_sha256(text: str) -> str:
+    """The sha256 (hex) of a short text, such as a path or a manifest's canonical form.
+
+    Through CPython's own sha256 module (the same digest): a no-op install needs a few of
+    these, and importing hashlib loads OpenSSL's bindings, about 3 ms of start-up.
+    Files are hashed with hashlib (OpenSSL's sha256 is several times faster on them)."""
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found]  # CPython <= 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # type: ignore[import-not-found]  # CPython >= 3.12
+        except ImportError:
+            from hashlib import sha256
+    return sha256(text.encode()).hexdigest()
 
 
 def human_size(n: float) -> str:
@@ -699,6 +714,7 @@ class StreamHasher:
     """
 
     def __init__(self, prefix: bytes | None = None, buffers: int = 8):
+        import hashlib
         import queue
         import threading
 
@@ -765,6 +781,8 @@ def _stamp(st: os.stat_result) -> str:
 
 
 def file_sha256(path: Path) -> str:
+    import hashlib
+
     hasher = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(CHUNK), b""):

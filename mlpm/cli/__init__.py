@@ -105,6 +105,16 @@ def _report(kind: str, message: str, code: int, as_json: bool, plain: str | None
     return code
 
 
+def _set_sigint(handler: Any) -> Any:
+    """Install ``handler`` for SIGINT (None: ignore it); return the previous handler.
+
+    Through _signal, the C module that ``signal`` wraps: importing ``signal`` builds its
+    enums, about 2 ms on every command."""
+    import _signal  # type: ignore[import-not-found]
+
+    return _signal.signal(_signal.SIGINT, _signal.SIG_IGN if handler is None else handler)
+
+
 class _Interrupts:
     """Ctrl-C: the first press raises KeyboardInterrupt as usual, so downloads stop and
     ``main`` says "interrupted"; any later press (while that is being cleaned up) exits
@@ -118,18 +128,14 @@ class _Interrupts:
                      else "interrupted") + "\n"
 
     def install(self) -> None:
-        import signal
-
         try:
-            self.previous = signal.signal(signal.SIGINT, self.handle)
+            self.previous = _set_sigint(self.handle)
         except ValueError:  # main() called from a thread other than the main one
             self.previous = None
 
     def restore(self) -> None:
         if self.previous is not None:
-            import signal
-
-            signal.signal(signal.SIGINT, self.previous)
+            _set_sigint(self.previous)
 
     def handle(self, signum, frame) -> None:
         if not self.pressed:
@@ -165,11 +171,9 @@ class _Interrupts:
         if not exiting:
             self.restore()
             return 130
-        import signal
-
         # Python restores the default handler while it shuts down: a late Ctrl-C there
         # would kill the process by signal instead of exiting 130.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _set_sigint(None)
         return 130
 
 

@@ -17,7 +17,8 @@ SCHEMA = 1  # bumped only when a key is renamed or removed; new keys keep the nu
 
 # Keys whose value maps names the user or a publisher chose (packages, metrics, inputs) to
 # values: those names are data and keep their spelling.
-_NAMED_MAPS = {"dependencies", "metrics", "input_shapes", "converter", "saved", "sizes"}
+_NAMED_MAPS = {"dependencies", "metrics", "input_shapes", "converter", "runtime", "saved",
+               "sizes", "formats", "format_digests"}
 
 
 def envelope(command: str, data: dict[str, Any]) -> dict[str, Any]:

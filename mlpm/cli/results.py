@@ -376,17 +376,21 @@ class Hit(Result):
 
 
 class SearchResult(Result):
-    """``search``."""
+    """``search``: the hits shown, and how many more match (at least that many when
+    ``more_exact`` is false)."""
 
-    __slots__ = ("packages",)
+    __slots__ = ("packages", "more", "more_exact")
     packages: list[Hit]
+    more: int
+    more_exact: bool
 
-    def __init__(self, packages: list[Hit]) -> None:
-        self._set(packages=packages)
+    def __init__(self, packages: list[Hit], more: int = 0, more_exact: bool = True) -> None:
+        self._set(packages=packages, more=more, more_exact=more_exact)
 
     @classmethod
-    def from_rows(cls, rows: Iterable[dict[str, Any]]) -> SearchResult:
-        return cls([Hit.from_row(r) for r in rows])
+    def from_rows(cls, rows: Iterable[dict[str, Any]], more: int = 0,
+                  more_exact: bool = True) -> SearchResult:
+        return cls([Hit.from_row(r) for r in rows], more, more_exact)
 
 
 # -- records passed through: info, diff, convert, publish, audit ---------------------------
@@ -496,3 +500,101 @@ class CachePrune(Result):
 
     def __init__(self, files: int, bytes: int, dry_run: bool) -> None:
         self._set(files=files, bytes=bytes, dry_run=dry_run)
+
+
+# -- adopt ----------------------------------------------------------------------------------
+
+
+class AdoptSite(Result):
+    """One call site and what it maps to (``how``: exact, name, unresolved, unmapped)."""
+
+    __slots__ = ("file", "line", "cell", "where", "kind", "call", "args", "unresolved", "how",
+                 "package", "version", "source", "revision", "reason")
+    file: str
+    line: int
+    cell: int | None
+    where: str
+    kind: str
+    call: str
+    args: dict[str, Any]
+    unresolved: dict[str, str]
+    how: str
+    package: str | None
+    version: str | None
+    source: str | None
+    revision: str | None
+    reason: str
+
+    def __init__(self, **fields: Any) -> None:
+        self._set(**fields)
+
+    @classmethod
+    def from_mapping(cls, m: Any) -> AdoptSite:
+        """From ``mlpm.adopt.sites.Mapping``."""
+        site = m.site
+        return cls(file=site.file.as_posix(), line=site.line, cell=site.cell, where=site.where,
+                   kind=site.kind, call=site.call, args=dict(site.args),
+                   unresolved={n: site.reasons.get(n, "") for n in site.unresolved},
+                   how=m.how, package=m.package, version=m.version, source=m.source,
+                   revision=m.revision, reason=m.reason)
+
+
+class AdoptResult(Result):
+    """``adopt``: every call site found, the counts per ``how``, the files not read, and
+    under ``--write`` what was added (``written``: null without --write)."""
+
+    __slots__ = ("root", "registry", "files", "sites", "counts", "skipped", "written")
+    root: str
+    registry: str
+    files: int
+    sites: list[AdoptSite]
+    counts: dict[str, int]
+    skipped: list[dict[str, str]]
+    written: dict[str, Any] | None
+
+    def __init__(self, **fields: Any) -> None:
+        self._set(**fields)
+
+    @classmethod
+    def from_op(cls, adoption: Any, written: Any) -> AdoptResult:
+        """From ``mlpm.adopt.report.Adoption`` and ``mlpm.adopt.write.Written`` (None: no
+        --write)."""
+        done = None
+        if written is not None:
+            install = written.install
+            done = {"manifest": str(written.manifest) if written.manifest else None,
+                    "created": written.created, "specs": list(written.specs),
+                    "saved": dict(install.saved) if install else {},
+                    "changes": [{"name": c.name, "old": c.old, "new": c.new}
+                                for c in (install.changes if install else [])],
+                    "notes": list(written.notes)}
+        return cls(root=str(adoption.root), registry=adoption.registry, files=adoption.files,
+                   sites=[AdoptSite.from_mapping(m) for m in adoption.mappings],
+                   counts=adoption.counts(),
+                   skipped=[{"file": f, "reason": why} for f, why in adoption.skipped],
+                   written=done)
+
+
+class AdoptCachesResult(Result):
+    """``adopt --caches [--prune]``: each framework cache and what it holds, the files
+    imported into the store, the verified duplicates, and what --prune deleted and freed."""
+
+    __slots__ = ("caches", "total", "imported", "present", "folders", "duplicate_bytes",
+                 "pruned", "freed", "problems")
+    caches: list[dict[str, Any]]
+    total: int
+    imported: list[dict[str, Any]]
+    present: list[dict[str, Any]]
+    folders: list[dict[str, Any]]
+    duplicate_bytes: int
+    pruned: list[str]
+    freed: int
+    problems: list[str]
+
+    def __init__(self, **fields: Any) -> None:
+        self._set(**fields)
+
+    @classmethod
+    def from_op(cls, adoption: Any) -> AdoptCachesResult:
+        """From ``mlpm.adopt.caches.CacheAdoption``."""
+        return cls(**adoption.to_json())

@@ -33,6 +33,8 @@ TYPE_CHECKING = False  # typing costs start-up time; the names are for annotatio
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from mlpm.convert.samples import Samples
+
 ENTRY_VERSION = 1  # bump when the entry layout changes: old entries are then not reused
 META = "conversion.json"
 
@@ -84,7 +86,9 @@ class Conversion:
     ``path`` is the converted file, or the entry folder when a SavedModel became one file
     per signature (``file(signature)`` gives each); ``digest`` is the sha256 of the file
     (of the files, by name, when several); ``parity`` has ``max_abs``, ``max_rel``,
-    ``tolerance``, ``samples``, ``inputs`` (and ``per_signature`` for several).
+    ``tolerance``, ``samples``, ``inputs``, ``sample_inputs`` (what the values were:
+    ``publisher-samples``, ``user:sha256:HEX``, ``publisher-values`` or ``random``) and
+    ``sample_text`` (the same for people), and ``per_signature`` for several.
     """
 
     __slots__ = ("format", "path", "digest", "converter", "parity", "reused", "key",
@@ -179,7 +183,8 @@ def conversion_key(source: Source, target: str, signature: str | None,
 
 def convert(source: Source, target: str, *, store: Store, tolerance: float | None = None,
             input_shapes: dict[str, list[int]] | None = None, signature: str | None = None,
-            progress: Callable[[str], None] | None = None, verify: bool = True) -> Conversion:
+            progress: Callable[[str], None] | None = None, verify: bool = True,
+            samples: Samples | None = None) -> Conversion:
     """``source`` converted to ``target``, parity-checked, from the store if done before.
 
     ``tolerance`` bounds the max absolute error between the original's and the
@@ -188,6 +193,9 @@ def convert(source: Source, target: str, *, store: Store, tolerance: float | Non
     batch). ``signature`` picks one; for a SavedModel, None converts every signature
     (one file each for TFLite and ONNX). ``progress`` receives one-line stage messages.
     ``verify`` re-hashes a cached result before reusing it (a damaged one is rebuilt).
+    ``samples`` (mlpm.convert.samples.Samples) gives inputs real values, for the export
+    and the parity check: a model that rejects noise converts, and parity is measured on
+    data like the data it will see.
 
     >>> conv = convert(Source("savedmodel", digest, path=folder, label="mobilenet@2.0.0"),
     ...                "tflite", store=Store())  # doctest: +SKIP
@@ -204,6 +212,10 @@ def convert(source: Source, target: str, *, store: Store, tolerance: float | Non
             f"converting {label} to {target} needs the Python package"
             f"{'s' if len(missing) > 1 else ''} {', '.join(missing)}, not installed here; run "
             f"`pip install {' '.join(missing)}` (or `pip install 'mlpm[all]'`).")
+    if target == "js":
+        from mlpm.convert.js import runtime
+
+        runtime()  # node and onnxruntime-node, checked before a long conversion
     shapes = parse_input_shapes(input_shapes)
     tol = default_tolerance(target) if tolerance is None else float(tolerance)
     if not tol >= 0:
@@ -211,6 +223,8 @@ def convert(source: Source, target: str, *, store: Store, tolerance: float | Non
                               "pass e.g. --tolerance 1e-4.")
     converter = converter_versions(source.kind, target)
     options = {"tolerance": tol, "input_shapes": {k: shapes[k] for k in sorted(shapes)}}
+    if samples:  # other values can give another graph (a Python number is fixed in it)
+        options["samples"] = samples.key()
     key = conversion_key(source, target, signature, converter, options)
     root = store._dir("entries", "converted")
     entry = root / key
@@ -226,7 +240,7 @@ def convert(source: Source, target: str, *, store: Store, tolerance: float | Non
         tmp.mkdir()
         try:
             meta = _build(source, target, tmp, signature, shapes, tol,
-                          progress or (lambda message: None))
+                          progress or (lambda message: None), samples)
             meta.update({"mlpm-conversion": ENTRY_VERSION, "key": key, "format": target,
                          "signature": signature, "converter": converter, "options": options,
                          "source": {"kind": source.kind, "digest": source.digest,
@@ -254,7 +268,8 @@ def _discard(root: Path, key: str) -> None:
 
 
 def _build(source: Source, target: str, folder: Path, signature: str | None,
-           shapes: dict[str, list[int]], tolerance: float, progress) -> dict:
+           shapes: dict[str, list[int]], tolerance: float, progress,
+           samples: Samples | None = None) -> dict:
     """Convert into ``folder`` and check parity; returns the entry's metadata."""
     from mlpm.convert import parity
     from mlpm.convert.samples import input_specs
@@ -264,7 +279,7 @@ def _build(source: Source, target: str, folder: Path, signature: str | None,
     if source.kind == "savedmodel":
         from mlpm.convert import tensorflow as tf_adapter
 
-        plans = _savedmodel_plans(source, signature, shapes)
+        plans = _savedmodel_plans(source, signature, shapes, samples)
         result = tf_adapter.build(source, target, folder, plans, progress)
         per = {}
         for sig, run in result["per_signature"].items():
@@ -273,23 +288,32 @@ def _build(source: Source, target: str, folder: Path, signature: str | None,
                      for e, a in zip(run["expected"], run["actual"], strict=True)]
             numbers = parity.measure([p[1] for p in pairs], [p[2] for p in pairs],
                                      pairs[0][0], where, target)
-            parity.check(numbers, tolerance, where, target)
+            parity.check(numbers, tolerance, where, target,
+                         _sources(plans[sig], samples)["sample_text"])
             per[sig] = {**numbers, "samples": len(pairs), "inputs": _inputs(run["inputs"]),
                         "sample_shapes": run["sample_shapes"]}
         report = _overall(per, tolerance)
+        report.update(_sources([s for specs in plans.values() for s in specs], samples))
         signature_files = result["signature_files"]
     else:
         from mlpm.convert import torch as torch_adapter
 
         chosen = _torch_signature(source, signature)
-        specs = input_specs(chosen, shapes, label)
+        specs = input_specs(chosen, shapes, label, samples)
         outputs = [o["name"] for o in (chosen or {}).get("outputs") or []]
-        result = torch_adapter.build(source, target, folder, specs, outputs, progress)
+        build = torch_adapter.build
+        if source.kind == "onnx":  # a published ONNX file: copied, checked where JS runs it
+            from mlpm.convert.js import build_from_onnx as build
+        result = build(source, target, folder, specs, outputs, progress)
         numbers = parity.measure(result["expected"], result["actual"], result["names"], label,
                                  target)
-        parity.check(numbers, tolerance, label, target)
+        used = _sources(specs, samples)
+        parity.check(numbers, tolerance, label, target, used["sample_text"])
         report = {**numbers, "tolerance": tolerance, "samples": len(result["expected"]),
-                  "inputs": _inputs(result["inputs"]), "sample_shapes": result["sample_shapes"]}
+                  "inputs": _inputs(result["inputs"]), "sample_shapes": result["sample_shapes"],
+                  **used}
+        if result.get("fixed"):
+            report["fixed"] = result["fixed"]
         signature_files = {chosen["name"]: result["files"][0]} if chosen else {}
     report["runtime"] = runtime_versions(target)
     files = result["files"]
@@ -298,6 +322,17 @@ def _build(source: Source, target: str, folder: Path, signature: str | None,
             "digest": files_digest(folder, files), "parity": report,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(time.monotonic() - started, 3)}
+
+
+def _sources(specs: list, samples: Samples | None) -> dict:
+    """The parity report's account of its inputs: ``sample_inputs`` (what mlpm.lock
+    records: ``user:sha256:HEX``, ``publisher-samples``, ``publisher-values`` or ``random``),
+    ``sample_text`` for people, and ``input_sources`` (input -> file, values or random)."""
+    from mlpm.convert.samples import sources
+
+    found = sources(specs, samples)
+    return {"sample_inputs": found["inputs"], "sample_text": found["text"],
+            "input_sources": found["per_input"]}
 
 
 def _inputs(specs: list[dict]) -> dict:
@@ -327,7 +362,7 @@ def _torch_signature(source: Source, signature: str | None) -> dict | None:
 
 
 def _savedmodel_plans(source: Source, signature: str | None,
-                      shapes: dict[str, list[int]]) -> dict:
+                      shapes: dict[str, list[int]], samples: Samples | None = None) -> dict:
     """Signature name -> its input specs, for the requested signature(s)."""
     from mlpm.convert.samples import input_specs
 
@@ -350,10 +385,26 @@ def _savedmodel_plans(source: Source, signature: str | None,
     if extra:
         raise ConversionError(f"{source.label} has no input '{extra[0]}'; its inputs are "
                               f"{', '.join(sorted(names))}: name one of those in --input-shape.")
+    extra = sorted(set(samples.arrays) - names) if samples else []
+    if extra and samples is not None:
+        raise ConversionError(f"the samples file {samples.label} has an array '{extra[0]}', "
+                              f"but {source.label} has no such input; its inputs are "
+                              f"{', '.join(sorted(names))}: name the arrays after them.")
     plans = {}
     for sig in chosen:
         own = {t["name"] for t in by_name[sig].get("inputs") or []}
         where = f"{source.label} (signature '{sig}')" if len(chosen) > 1 else source.label
         plans[sig] = input_specs(by_name[sig], {k: v for k, v in shapes.items() if k in own},
-                                 where)
+                                 where, _only(samples, own))
     return plans
+
+
+def _only(samples: Samples | None, names: set[str]) -> Samples | None:
+    """The samples of one signature's inputs (a SavedModel's signatures take different ones)."""
+    if samples is None:
+        return None
+    from mlpm.convert.samples import Samples
+
+    return Samples({k: v for k, v in samples.arrays.items() if k in names},
+                   {k: v for k, v in samples.values.items() if k in names},
+                   samples.origin, samples.label, samples.digest)

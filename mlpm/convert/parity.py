@@ -68,12 +68,14 @@ def measure(expected: list[list], actual: list[list], names: list[str], label: s
     return {"max_abs": max_abs, "max_rel": max_rel, "worst": worst}
 
 
-def check(numbers: dict, tolerance: float, label: str, target: str) -> None:
-    """Raise ParityError (with the numbers) unless max abs error <= tolerance."""
+def check(numbers: dict, tolerance: float, label: str, target: str, on: str = "") -> None:
+    """Raise ParityError (with the numbers) unless max abs error <= tolerance; ``on`` says
+    which inputs it ran on (``samples.npz (publisher)``)."""
     if numbers["max_abs"] <= tolerance:
         return
     raise ParityError(
         f"the {target} conversion of {label} differs from the original by up to "
-        f"{numbers['max_abs']:.3g} (max abs error, at {numbers['worst']}; max rel error "
+        f"{numbers['max_abs']:.3g} on {on or 'random values'} (max abs error, at "
+        f"{numbers['worst']}; max rel error "
         f"{numbers['max_rel']:.3g}), more than the tolerance {tolerance:g}, so nothing was "
         "kept; pass a larger --tolerance if that difference is acceptable.")

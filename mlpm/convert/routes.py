@@ -14,11 +14,11 @@ from mlpm.convert.errors import ConversionError
 
 # Source kind -> formats mlpm can convert it to. Each route is parity-checked.
 ROUTES: dict[str, tuple[str, ...]] = {
-    "torch": ("onnx", "torchscript", "exported-program"),  # an nn.Module, e.g. a hub entrypoint
-    "torchscript": ("onnx", "exported-program"),  # via torch's TorchScript -> ExportedProgram
-    "exported-program": ("onnx", "torchscript"),
-    "savedmodel": ("tflite", "onnx"),
-    "onnx": (),  # the interchange format itself: nothing lossless to go to
+    "torch": ("onnx", "torchscript", "exported-program", "js"),  # an nn.Module, e.g. hub code
+    "torchscript": ("onnx", "exported-program", "js"),  # via TorchScript -> ExportedProgram
+    "exported-program": ("onnx", "torchscript", "js"),
+    "savedmodel": ("tflite", "onnx", "js"),
+    "onnx": ("js",),  # the interchange format itself: only checked where JavaScript runs it
 }
 
 # Usage context -> formats that serve it, best first.
@@ -30,6 +30,7 @@ CONTEXTS: dict[str, tuple[str, ...]] = {
     "cpp": ("torchscript", "savedmodel", "onnx"),
     "onnx": ("onnx",),
     "browser": ("tfjs",),
+    "js": ("js",),  # ONNX for onnxruntime-node / onnxruntime-web, checked in node (convert/js.py)
 }
 
 # A published format -> the source kind a conversion starts from.
@@ -52,13 +53,18 @@ PRODUCERS: dict[tuple[str, str], dict[str, str]] = {
     ("savedmodel", "tflite"): {"tensorflow": "tensorflow"},
     ("savedmodel", "onnx"): {"tf2onnx": "tf2onnx", "tensorflow": "tensorflow", "onnx": "onnx"},
 }
+# "js" is made as "onnx" is; its runtime is node's onnxruntime-node, not a Python package
+PRODUCERS.update({(kind, "js"): PRODUCERS[(kind, "onnx")] for kind in ROUTES
+                  if (kind, "onnx") in PRODUCERS})
+# a published ONNX file is copied as it is; Python's ONNX Runtime gives the reference outputs
+PRODUCERS[("onnx", "js")] = {"onnxruntime": "onnxruntime"}
 RUNTIMES = {"onnx": {"onnxruntime": "onnxruntime"}, "tflite": {"tensorflow": "tensorflow"},
-            "torchscript": {"torch": "torch"}, "exported-program": {"torch": "torch"}}
+            "torchscript": {"torch": "torch"}, "exported-program": {"torch": "torch"}, "js": {}}
 
 # File name of a converted model; a SavedModel converted signature by signature gives one
 # file per signature, named "<signature><suffix>".
 FILE_NAMES = {"onnx": "model.onnx", "torchscript": "model.pt", "exported-program": "model.pt2",
-              "tflite": "model.tflite"}
+              "tflite": "model.tflite", "js": "model.onnx"}
 
 # Default parity tolerance on the max absolute error, per target: TFLite's kernels (XNNPACK,
 # fused activations) round differently from TensorFlow's, so it gets 1e-3; the others 1e-4.
@@ -81,7 +87,7 @@ def check_route(kind: str, target: str, label: str = "") -> None:
 
     >>> check_route("savedmodel", "tflite")  # fine: returns None
     >>> check_route("onnx", "tflite")  # doctest: +SKIP
-    ConversionError: ONNX is already the interchange format; routes from onnx: none. ...
+    ConversionError: ONNX is already the interchange format; routes from onnx: js. ...
     """
     what = label or f"a {kind} model"
     if kind not in ROUTES:
@@ -93,7 +99,8 @@ def check_route(kind: str, target: str, label: str = "") -> None:
         raise ConversionError(_TFJS_MISSING)
     if kind == "onnx":
         raise ConversionError(
-            "ONNX is already the interchange format; routes from onnx: none. Publish the "
+            "ONNX is already the interchange format; routes from onnx: js (the same file, "
+            "checked in onnxruntime-node). Publish the "
             f"model in the target format ({target}), or convert from its torch/SavedModel "
             "source.")
     if target == kind:
@@ -138,6 +145,11 @@ def converter_versions(kind: str, target: str) -> dict[str, str]:
 
 def runtime_versions(target: str) -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
+
+    if target == "js":
+        from mlpm.convert.js import versions
+
+        return versions()  # node's, not Python's
 
     out = {}
     for module, pip_name in RUNTIMES[target].items():

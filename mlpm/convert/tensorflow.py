@@ -84,7 +84,12 @@ def build(source, target: str, folder: Path, plans: dict[str, list[TensorSpec]],
                        for sig in plans}
         else:
             _tf2onnx(source.path, {sig: folder / names[sig] for sig in plans}, label)
-            runners = {sig: _onnx_runner(folder / names[sig], label, sig) for sig in plans}
+            if target == "js":  # the ONNX file, run where a JavaScript application runs it
+                from mlpm.convert.js import runner
+
+                runners = {sig: runner(folder / names[sig], label, named=True) for sig in plans}
+            else:
+                runners = {sig: _onnx_runner(folder / names[sig], label, sig) for sig in plans}
         progress(f"checking parity of {label} as {target}")
         per = {}
         for sig, specs in plans.items():
@@ -115,13 +120,9 @@ def _run_signature(tf, fn, sample: dict, label: str, sig: str) -> dict:
 
 
 def _interpreter(tf, path: Path):
-    try:
-        from ai_edge_litert.interpreter import Interpreter  # TFLite's successor, if installed
-    except ImportError:
-        Interpreter = tf.lite.Interpreter  # noqa: N806
-    from mlpm.frameworks.tensorflow import allocated
+    from mlpm.frameworks.tflite import interpreter  # the one mlpm.load runs, too
 
-    return allocated(Interpreter(model_path=str(path)))
+    return interpreter(path)
 
 
 def _tflite(tf, saved_model: Path, sig: str, file: Path, label: str):

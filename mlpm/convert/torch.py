@@ -14,7 +14,7 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 from mlpm.convert.errors import ConversionError, reason
-from mlpm.convert.samples import TensorSpec, sample_inputs, shapes_of
+from mlpm.convert.samples import TensorSpec, fixed_inputs, sample_inputs, shapes_of
 from mlpm.errors import MlpmError
 
 EXAMPLE_BATCH = 2  # torch.export specialises a dimension sampled at 0 or 1 to a constant
@@ -77,6 +77,8 @@ def _load_original(source, torch):
 
 
 def _tensor(value, spec: TensorSpec, torch):
+    if spec.scalar:  # forward(sr: int) takes a Python number, not a tensor
+        return {"int": int, "float": float, "bool": bool}[spec.scalar](value.item())
     tensor = torch.from_numpy(value)
     return tensor.to(torch.bfloat16) if spec.dtype == "bfloat16" else tensor
 
@@ -95,6 +97,31 @@ def flatten(out, label: str) -> list:
         return [a for item in out.values() for a in flatten(item, label)]
     raise ConversionError(f"{label} returns a {type(out).__name__}, not tensors; mlpm converts "
                           "only models whose outputs are tensors (or tuples/dicts of them).")
+
+
+def _python_numbers(module, specs: list[TensorSpec], torch) -> None:
+    """Mark the inputs forward() takes as Python numbers (``sr: int``), by position."""
+    import inspect
+
+    kinds: list[str | None] = []
+    if isinstance(module, torch.jit.ScriptModule):
+        try:
+            kinds = [str(a.type) for a in module.forward.schema.arguments[1:]]
+        except (AttributeError, RuntimeError):
+            kinds = []
+    else:
+        try:
+            params = list(inspect.signature(module.forward).parameters.values())
+        except (TypeError, ValueError):
+            params = []
+        kinds = [getattr(p.annotation, "__name__", str(p.annotation)) for p in params]
+    for spec, kind in zip(specs, kinds, strict=False):
+        if kind in ("int", "float", "bool"):
+            if spec.given is not None and spec.given.size != 1:
+                raise ConversionError(f"forward() takes '{spec.name}' as a Python {kind}, but "
+                                      f"its sample has shape {list(spec.given.shape)}; save "
+                                      "one number for it.")
+            spec.scalar = kind
 
 
 def _run(module, specs, sample, torch, label: str) -> list:
@@ -142,6 +169,8 @@ def build(source, target: str, folder: Path, specs: list[TensorSpec], output_nam
     with quiet():
         progress(f"loading {label}")
         module, program = _load_original(source, torch)
+        if program is None:
+            _python_numbers(module, specs, torch)
         samples = sample_inputs(specs)
         expected = []
         for sample in samples:
@@ -151,8 +180,11 @@ def build(source, target: str, folder: Path, specs: list[TensorSpec], output_nam
                 raise
             except Exception as exc:
                 raise ConversionError(
-                    f"{label} itself fails on a sample input {shapes_of([sample])[0]}: "
-                    f"{reason(exc)}; pass --input-shape with the shape it takes.") from None
+                    f"{label} itself fails on a sample input {shapes_of([sample])[0]} "
+                    f"({_given_text(specs)}): {reason(exc)}; give it inputs it accepts with "
+                    f"--sample FILE.npz (one array per input: "
+                    f"{', '.join(s.name for s in specs)}), or fix a shape with "
+                    "--input-shape.") from None
         example = [_tensor(_example(specs, samples)[s.name], s, torch) for s in specs]
         progress(f"converting {label} to {target}")
         names = output_names if len(output_names) == len(expected[0]) else None
@@ -188,7 +220,13 @@ def build(source, target: str, folder: Path, specs: list[TensorSpec], output_nam
     count = len(expected[0])
     return {"files": [file.name], "expected": expected, "actual": actual,
             "names": names or [f"output {i}" for i in range(count)],
-            "inputs": [s.to_json() for s in specs], "sample_shapes": shapes_of(samples)}
+            "inputs": [s.to_json() for s in specs], "sample_shapes": shapes_of(samples),
+            "fixed": fixed_inputs(specs, samples[0])}
+
+
+def _given_text(specs: list[TensorSpec]) -> str:
+    kinds = {"file": "from the samples file", "values": "declared values", "random": "random"}
+    return ", ".join(f"{s.name} {kinds[s.source]}" for s in specs)
 
 
 def _trace(module, example, file: Path, torch, label: str) -> None:
@@ -212,14 +250,20 @@ def _trace(module, example, file: Path, torch, label: str) -> None:
 
 
 def _example(specs: list[TensorSpec], samples: list[dict]) -> dict:
-    """The export example: batch EXAMPLE_BATCH where the batch is variable."""
+    """The export example: a batch of at least EXAMPLE_BATCH where the batch is variable."""
     if not any(s.batch for s in specs):
         return samples[0]
     return next(s for s in samples
-                if all(s[sp.name].shape[0] == EXAMPLE_BATCH for sp in specs if sp.batch))
+                if all(s[sp.name].shape[0] >= EXAMPLE_BATCH for sp in specs if sp.batch))
 
 
 def _converted_runner(target: str, file: Path, specs, torch, label: str):
+    if target == "js":  # the ONNX file, run where a JavaScript application runs it
+        from mlpm.convert.js import runner
+
+        run_js = runner(file, label)
+        names = [s.name for s in specs if not s.scalar]  # Python numbers are fixed in the graph
+        return lambda sample: run_js({n: sample[n] for n in names})
     if target == "onnx":
         import onnxruntime
 
@@ -229,12 +273,13 @@ def _converted_runner(target: str, file: Path, specs, torch, label: str):
             raise ConversionError(f"ONNX Runtime cannot load the ONNX conversion of {label}: "
                                   f"{reason(exc)}; nothing was kept.") from None
         feeds = [i.name for i in session.get_inputs()]
+        tensors = [s for s in specs if not s.scalar]  # Python numbers are fixed in the graph
 
         def run_onnx(sample):
-            if all(s.name in feeds for s in specs):
-                feed = {s.name: sample[s.name] for s in specs}
+            if all(s.name in feeds for s in tensors):
+                feed = {s.name: sample[s.name] for s in tensors}
             else:
-                feed = dict(zip(feeds, (sample[s.name] for s in specs), strict=False))
+                feed = dict(zip(feeds, (sample[s.name] for s in tensors), strict=False))
             return session.run(None, feed)
 
         return run_onnx

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlpm.errors import FrameworkMissing, ModelLoadError, RemovedWhileLoading
+from mlpm.errors import FormatNotLoadable, FrameworkMissing, ModelLoadError, RemovedWhileLoading
 
 # format -> (adapter module, function, pip extra that provides the framework)
 LOADERS = {
@@ -17,7 +17,14 @@ LOADERS = {
     "torchscript": ("mlpm.frameworks.torch", "load_torchscript", "torch"),
     "exported-program": ("mlpm.frameworks.torch", "load_exported_program", "torch"),
     "state-dict": ("mlpm.frameworks.torch", "load_state_dict", "torch"),
+    "tflite": ("mlpm.frameworks.tflite", "load_interpreter", "tensorflow"),
 }
+
+# Every format ``mlpm.load`` loads: the files above, and the folders mlpm/loading.py loads
+# itself (a SavedModel through tensorflow_hub, hub code, a Hugging Face repository's
+# safetensors). A usage context may choose only these (tests/unit/test_loading.py checks).
+LOADABLE = (*LOADERS, "savedmodel", "torch-hub", "safetensors",
+            "js")  # a js conversion is an ONNX file: in Python, ONNX Runtime runs it
 
 
 def _identity(path: Path) -> tuple[int, int] | None:
@@ -36,8 +43,8 @@ def load_file(fmt: str, path: Path, label: str, **options: Any) -> Any:
     import importlib
 
     if fmt not in LOADERS:
-        raise FrameworkMissing(f"mlpm cannot load the format '{fmt}' of {label} yet; choose "
-                               f"another format with format=... ({', '.join(LOADERS)}).")
+        raise FormatNotLoadable(f"mlpm.load has no loader for the {fmt} format of {label}; "
+                                "load another of its formats with format=...")
     module_name, func, extra = LOADERS[fmt]
     identity = _identity(path)
     try:

@@ -6,7 +6,10 @@ signature defs, hubconf.py entrypoints); what cannot (TorchScript shapes, remote
 from the publisher's ``[package.interface]``. The record also gets a weights digest and a
 code digest (the computation: ONNX graph, TorchScript code, exported-program graph, hub
 Python code) so that the registry can tell new weights or new code (MINOR) from a
-repackaging (PATCH).
+repackaging (PATCH), and the same two digests per format, so that a release that only
+adds formats is told from one with new weights. A package with several formats keeps
+each format's own signatures (``formats``): an ONNX export names and orders its tensors
+its own way.
 """
 
 from __future__ import annotations
@@ -123,68 +126,169 @@ def _as_folder(path: Path, marker: str, scratch: list[Path]) -> Path:
     return find_root(extract(path, tmp / "entry"), marker)
 
 
+class Description:
+    """What publish learns from a package's files: the interface record, the weights and
+    code digests of the whole package, and of each format (``format-digests``).
+
+    ``weights_over`` / ``code_over`` give the digest of some formats only, computed as
+    the package digest is: a release that only adds formats compares equal with the
+    previous one's digest over the formats they share.
+    """
+
+    def __init__(self, interface: Interface, weights: list[tuple[str, str, bool]],
+                 code: list[tuple[str, str | None]]):
+        self.interface = interface
+        self._weights = weights  # (format, digest or remote id, remote)
+        self._code = code  # (format, "kind|digest" or None when it cannot be known)
+
+    def __iter__(self):
+        """``interface, weights, code = describe(...)``."""
+        return iter((self.interface, self.weights, self.code))
+
+    @property
+    def weights(self) -> str | None:
+        """The weights digest of the whole package (None: it has no weights)."""
+        return _weights_digest(self._weights)
+
+    @property
+    def code(self) -> str | None:
+        """The code digest of the whole package (None: unknown or no code)."""
+        return _code_digest(self._code)
+
+    def weights_over(self, formats: list[str]) -> str | None:
+        return _weights_digest([p for p in self._weights if p[0] in formats])
+
+    def code_over(self, formats: list[str]) -> str | None:
+        return _code_digest([p for p in self._code if p[0] in formats])
+
+    def digests(self, formats: list[str]) -> dict[str, dict[str, str]]:
+        """``format-digests``: per format, its weights and code digests where known."""
+        table = {}
+        for fmt in formats:
+            own = {"weights": self.weights_over([fmt]), "code": self.code_over([fmt])}
+            table[fmt] = {k: v for k, v in own.items() if v is not None}
+        return table
+
+
+def _weights_digest(parts: list[tuple[str, str, bool]]) -> str | None:
+    if not parts:
+        return None
+    if any(remote and len(d) != 64 for _, d, remote in parts):
+        # only prefixes/URLs are public: still tells different weights apart
+        ids = sorted(f"{f}|{d}" for f, d, remote in parts if remote)
+        return "unverified:" + hashlib.sha256("\n".join(ids).encode()).hexdigest()
+    combined = hashlib.sha256("\n".join(sorted({d for _, d, _ in parts})).encode())
+    return "sha256:" + combined.hexdigest()
+
+
+def _code_digest(parts: list[tuple[str, str | None]]) -> str | None:
+    if any(d is None for _, d in parts):
+        return None  # a part's code cannot be known
+    entries = sorted(d for _, d in parts if d is not None)
+    if not entries:
+        return None
+    return "sha256:" + hashlib.sha256("\n".join(entries).encode()).hexdigest()
+
+
 def describe(kind: str, files: list[tuple[str, str | None, Path | None, str]],
-             declared: dict | None) -> tuple[Interface, str | None, str | None]:
-    """(interface record, weights digest, code digest) for a package about to be published.
+             declared: dict | None) -> Description:
+    """The interface record and digests of a package about to be published.
 
     ``files`` lists (format, role, local path or None for a remote artifact, sha256 or
     prefix) for every artifact. A digest is None when it cannot be known: the weights of
     a remote artifact whose full sha256 is not published, the code of a remote artifact
-    or of a SavedModel (its graph carries names that change with every export).
+    or of a SavedModel (its graph carries names that change with every export). Each
+    format's signatures are read from its own file; when the package has several formats
+    the record keeps them all in ``formats``.
     """
     from mlpm.files import remove_tree
 
     scratch: list[Path] = []
     try:
-        iface, weights, code = _describe(files, declared, scratch)
-        return Interface.from_json(iface), weights, code
+        return _describe(files, declared, scratch)
     finally:
         for tmp in scratch:
             remove_tree(tmp)
 
 
-def _describe(files, declared, scratch) -> tuple[dict, str | None, str | None]:
+def _read_signatures(fmt: str, path: Path, declared: bool) -> tuple[list[dict] | None, bool]:
+    """(signatures read from the file or None, whether they lack shapes)."""
+    from mlpm.errors import InvalidModelFile
+
+    if fmt == "onnx":
+        from mlpm.interface import onnx
+
+        return onnx.read_interface(path)["signatures"], False
+    if fmt == "savedmodel":
+        from mlpm.interface import savedmodel
+
+        return savedmodel.read_signatures(path), False
+    try:  # best effort: the framework's own loader is the judge of these files
+        if fmt == "exported-program":
+            from mlpm.interface import exported
+
+            return exported.read_signatures(path), False
+        if fmt == "torchscript" and not declared:  # declared signatures (with shapes) win
+            from mlpm.interface import torchscript
+
+            return torchscript.read_signatures(path), True
+        if fmt == "tflite" and path.is_file():
+            from mlpm.interface import tflite
+
+            return tflite.read_signatures(path), False
+    except InvalidModelFile:
+        pass
+    return None, False
+
+
+# Which format's signatures become the package's ``signatures`` when several are read:
+# a SavedModel's, then the first file's that has shapes.
+def _primary(own: dict[str, tuple[list[dict], bool]]) -> list[dict] | None:
+    if "savedmodel" in own:
+        return own["savedmodel"][0]
+    for sigs, shapeless in own.values():
+        if not shapeless:
+            return sigs
+    return next(iter(own.values()))[0] if own else None
+
+
+def _describe(files, declared, scratch) -> Description:
     iface = _declared(declared)
-    weights: list[str] = []
-    code: list[str] | None = []  # None once a part's code cannot be known
-    known = True
+    declared_signatures = iface.get("signatures")
+    weights: list[tuple[str, str, bool]] = []
+    code: list[tuple[str, str | None]] = []
+    own: dict[str, tuple[list[dict], bool]] = {}  # format -> (its signatures, shapeless)
     discovered: list[str] = []
-    shapeless = False  # the signatures read so far are TorchScript's, without shapes
     for fmt, role, path, digest in files:
         if path is None:
             if role in (None, "weights", "model"):
-                known = known and len(digest) == 64
-                weights.append(digest)
+                weights.append((fmt, digest, True))
             if role in (None, "code", "model"):
-                code = None
+                code.append((fmt, None))
             continue
+        if fmt == "savedmodel":
+            path = _as_folder(path, "saved_model.pb", scratch)
+        if fmt not in own and fmt != "torch-hub":
+            sigs, shapeless = _read_signatures(fmt, path, bool(iface.get("signatures")))
+            if sigs is not None:
+                own[fmt] = (sigs, shapeless)
+                if "signatures" not in discovered:
+                    discovered.append("signatures")
         if fmt == "onnx":
             from mlpm.interface import onnx
 
-            if "signatures" not in discovered or shapeless:
-                iface["signatures"] = onnx.read_interface(path)["signatures"]
-                shapeless = False
-                if "signatures" not in discovered:
-                    discovered.append("signatures")
-            weights.append(onnx.weights_digest(path))
-            if code is not None:
-                code.append(f"onnx|{onnx.graph_digest(path)}")
+            weights.append((fmt, onnx.weights_digest(path), False))
+            code.append((fmt, f"onnx|{onnx.graph_digest(path)}"))
         elif fmt == "savedmodel":
             from mlpm.interface import savedmodel
 
-            folder = _as_folder(path, "saved_model.pb", scratch)
-            iface["signatures"] = savedmodel.read_signatures(folder)
-            shapeless = False
-            if "signatures" not in discovered:
-                discovered.append("signatures")
-            weights.append(savedmodel.weights_digest(folder))
-            code = None
+            weights.append((fmt, savedmodel.weights_digest(path), False))
+            code.append((fmt, None))
         elif fmt == "torch-hub" and role == "code":
             from mlpm.interface import hubconf
 
             folder = _as_folder(path, "hubconf.py", scratch)
-            if code is not None:
-                code.append(f"hub|{_python_code_digest(folder)}")
+            code.append((fmt, f"hub|{_python_code_digest(folder)}"))
             found = hubconf.discover(folder)
             iface["entrypoints"] = found["entrypoints"]
             iface["hub-dependencies"] = found.get("dependencies")
@@ -192,60 +296,22 @@ def _describe(files, declared, scratch) -> tuple[dict, str | None, str | None]:
                 iface["notes"] = found["notes"]
             discovered.append("entrypoints")
         elif fmt in ("torchscript", "exported-program"):
-            if fmt == "exported-program" and ("signatures" not in discovered or shapeless):
-                from mlpm.errors import InvalidModelFile
-                from mlpm.interface import exported
-
-                try:  # best effort: torch.export.load (after mlpm's scan) judges the file
-                    iface["signatures"] = exported.read_signatures(path)
-                except InvalidModelFile:
-                    pass
-                else:
-                    shapeless = False
-                    if "signatures" not in discovered:
-                        discovered.append("signatures")
-            elif fmt == "torchscript" and "signatures" not in discovered and \
-                    not iface.get("signatures"):  # declared signatures (with shapes) win
-                from mlpm.errors import InvalidModelFile
-                from mlpm.interface import torchscript
-
-                try:  # best effort: torch.jit.load is the judge of a TorchScript file
-                    iface["signatures"] = torchscript.read_signatures(path)
-                except InvalidModelFile:
-                    pass
-                else:
-                    shapeless = True  # another format's signatures, with shapes, replace these
-                    discovered.append("signatures")
-            weights.append(_zip_tensors_digest(path))
-            if code is not None:
-                code.append(f"{fmt}|{_zip_code_digest(path, fmt)}")
+            weights.append((fmt, _zip_tensors_digest(path), False))
+            code.append((fmt, f"{fmt}|{_zip_code_digest(path, fmt)}"))
         elif path.is_file():  # hub weights, state dicts, tflite: the bytes are the weights
-            if fmt == "tflite" and ("signatures" not in discovered or shapeless):
-                from mlpm.errors import InvalidModelFile
-                from mlpm.interface import tflite
-
-                try:  # best effort: the TFLite interpreter is the judge of the file
-                    iface["signatures"] = tflite.read_signatures(path)
-                except InvalidModelFile:
-                    pass
-                else:
-                    shapeless = False
-                    if "signatures" not in discovered:
-                        discovered.append("signatures")
             from mlpm.store import file_sha256
 
-            weights.append("sha256:" + file_sha256(path))
+            weights.append((fmt, "sha256:" + file_sha256(path), False))
+    primary = _primary(own)
+    if primary is not None:
+        iface["signatures"] = primary
+    formats = list(dict.fromkeys(f for f, _, _, _ in files))
+    if len(formats) > 1 and own:
+        # each format as its own file says; the package's `signatures` stay its primary's
+        iface["formats"] = {f: {"signatures": own[f][0]} for f in formats if f in own}
+        if declared_signatures and "torchscript" in formats and "torchscript" not in own:
+            # TorchScript records no shapes: the declared signatures are its own
+            iface["formats"]["torchscript"] = {"signatures": declared_signatures}
     if discovered:
         iface["discovered"] = discovered
-    code_digest = None
-    if code:
-        code_digest = "sha256:" + hashlib.sha256("\n".join(sorted(code)).encode()).hexdigest()
-    if not weights:
-        return iface, None, code_digest
-    if not known:  # only prefixes/URLs are public: still tells different weights apart
-        ids = sorted(f"{f}|{d}" for f, role, p, d in files if p is None
-                     and role in (None, "weights", "model"))
-        urls = hashlib.sha256("\n".join(ids).encode()).hexdigest()
-        return iface, "unverified:" + urls, code_digest
-    combined = hashlib.sha256("\n".join(sorted(set(weights))).encode()).hexdigest()
-    return iface, "sha256:" + combined, code_digest
+    return Description(Interface.from_json(iface), weights, code)

@@ -122,25 +122,33 @@ def diff(
     new_formats: Iterable[str] = (),
     old_code: str | None = None,
     new_code: str | None = None,
+    old_digests: dict[str, dict[str, str]] | None = None,
+    new_digests: dict[str, dict[str, str]] | None = None,
 ) -> list[InterfaceChange]:
     """Every difference from the old version to the new one that a consumer could notice.
 
     Changes come in a stable order: entrypoints, default entrypoint, signatures,
     preprocessing, labels, formats, weights, code. An empty list means PATCH is enough.
 
+    Each format is compared with the same format in the old version: its own signatures
+    (``formats`` in the interface record) and, given ``old_digests`` / ``new_digests``
+    (format -> {"weights": ..., "code": ...}), its own weights and code, so adding formats
+    is not new weights. A change that only some formats have names them.
+
         >>> old = {"entrypoints": [{"name": "resnet50", "parameters": []}]}
         >>> new = {"entrypoints": [{"name": "resnet50", "parameters": [
         ...     {"name": "weights", "kind": "keyword_only", "default": None}]}]}
         >>> [c.text for c in diff(old, new, old_formats=["onnx"], new_formats=["onnx", "tflite"])]
-        ["entrypoint 'resnet50': required parameter 'weights' added", "format 'tflite' added"]
+        ["entrypoint 'resnet50': required parameter 'weights' added", 'format added: tflite']
         >>> diff({"notes": "v1"}, {"notes": "v2"}, old_weights="sha256:aa", new_weights="sha256:aa")
         []
     """
     changes: list[InterfaceChange] = []
+    old_formats, new_formats = list(old_formats or ()), list(new_formats or ())
     if old_iface is not None and new_iface is not None:
         old, new = Interface.from_json(old_iface), Interface.from_json(new_iface)
         _diff_entrypoints(old, new, changes)
-        _diff_signatures(old, new, changes)
+        _diff_format_signatures(old, new, old_formats, new_formats, changes)
         _diff_text(_contract_text(old.preprocessing), _contract_text(new.preprocessing),
                    "preprocessing", "preprocessing contract", changes)
         _diff_text(_contract_text(old.labels), _contract_text(new.labels), "labels",
@@ -151,9 +159,23 @@ def diff(
             "minor", "interface-unknown",
             "the new version has no interface record, so its interface could not be checked"))
     _diff_formats(old_formats, new_formats, changes)
-    _diff_weights(old_weights, new_weights, changes)
-    _diff_code(old_code, new_code, changes)
+    shared = [f for f in new_formats if f in old_formats]
+    if old_digests is None or new_digests is None:
+        old_digests = new_digests = None  # compared as whole packages
+    _diff_weights(_per_format(old_digests, "weights", shared, old_weights),
+                  _per_format(new_digests, "weights", shared, new_weights), changes)
+    _diff_code(_per_format(old_digests, "code", shared, old_code),
+               _per_format(new_digests, "code", shared, new_code), changes)
     return changes
+
+
+def _per_format(digests: dict[str, dict[str, str]] | None, what: str, shared: list[str],
+                whole: str | None) -> dict[str, str | None]:
+    """Format -> digest for the formats both versions have, or {"": the package digest}
+    when either side has no digests per format."""
+    if digests is None or not shared:
+        return {"": whole}
+    return {f: (digests.get(f) or {}).get(what) for f in shared}
 
 
 def required_level(changes: Iterable[InterfaceChange]) -> str:
@@ -393,8 +415,39 @@ def _show_shape(shape: object) -> str:
     return "[" + ", ".join("None" if d is None else str(d) for d in contract) + "]"
 
 
-def _diff_signatures(old: Interface, new: Interface, out: list[InterfaceChange]) -> None:
-    before, after = _by_name(old.signatures), _by_name(new.signatures)
+def _signatures_by_format(iface: Interface, formats: list[str],
+                          shared: list[str]) -> dict[str, list] | None:
+    """Each shared format's signatures: its own, else the package's; None for a record of
+    several formats published before formats had their own (only the package's are known)."""
+    if isinstance(iface.formats, dict) or len(set(formats)) <= 1:
+        return {f: iface.signatures_for(f) for f in shared}
+    return None
+
+
+def _diff_format_signatures(old: Interface, new: Interface, old_formats: list[str],
+                            new_formats: list[str], out: list[InterfaceChange]) -> None:
+    shared = [f for f in new_formats if f in old_formats]
+    before = _signatures_by_format(old, old_formats, shared)
+    after = _signatures_by_format(new, new_formats, shared)
+    if not shared or before is None or after is None:
+        _diff_signatures(old.signatures, new.signatures, out)
+        return
+    found: dict[InterfaceChange, list[str]] = {}  # each change, with the formats that have it
+    for fmt in shared:
+        changes: list[InterfaceChange] = []
+        _diff_signatures(before[fmt], after[fmt], changes)
+        for change in changes:
+            found.setdefault(change, []).append(fmt)
+    for change, formats in found.items():
+        if len(formats) < len(shared):  # only these formats changed: say which
+            label = ", ".join(formats)
+            change = InterfaceChange(change.level, change.kind, change.detail,
+                                     f"{label} {change.subject}" if change.subject else label)
+        out.append(change)
+
+
+def _diff_signatures(old: list | None, new: list | None, out: list[InterfaceChange]) -> None:
+    before, after = _by_name(old), _by_name(new)
     removed = [n for n in before if n not in after]
     added = [n for n in after if n not in before]
 
@@ -580,34 +633,48 @@ def _diff_text(old: str | None, new: str | None, tag: str, what: str,
 
 def _diff_formats(old: Iterable[str], new: Iterable[str], out: list[InterfaceChange]) -> None:
     before, after = list(dict.fromkeys(old or ())), list(dict.fromkeys(new or ()))
-    for fmt in before:
-        if fmt not in after:
-            out.append(InterfaceChange("major", "format-removed", f"format '{fmt}' removed"))
-    for fmt in after:
-        if fmt not in before:
-            out.append(InterfaceChange("minor", "format-added", f"format '{fmt}' added"))
+    removed = [f for f in before if f not in after]
+    added = [f for f in after if f not in before]
+    if removed:
+        out.append(InterfaceChange("major", "format-removed",
+                                   f"format{'s' * (len(removed) > 1)} removed: "
+                                   f"{', '.join(removed)}"))
+    if added:
+        out.append(InterfaceChange("minor", "format-added",
+                                   f"format{'s' * (len(added) > 1)} added: {', '.join(added)}"))
 
 
-def _diff_weights(old: str | None, new: str | None, out: list[InterfaceChange]) -> None:
+def _diff_weights(old: dict[str, str | None], new: dict[str, str | None],
+                  out: list[InterfaceChange]) -> None:
     _diff_digest(old, new, "weights", out, "the new weights have no digest, so identical "
                  "weights cannot be confirmed", "new weights")
 
 
-def _diff_code(old: str | None, new: str | None, out: list[InterfaceChange]) -> None:
+def _diff_code(old: dict[str, str | None], new: dict[str, str | None],
+               out: list[InterfaceChange]) -> None:
     _diff_digest(old, new, "code", out, "the new version's code has no digest, so identical "
                  "code cannot be confirmed", "new code: the model computes differently")
 
 
-def _diff_digest(old: str | None, new: str | None, what: str, out: list[InterfaceChange],
-                 unknown: str, changed: str) -> None:
-    """New weights or new code need a MINOR; a digest that went missing cannot be vouched for."""
-    if old is None:
-        return  # nothing known to compare with
-    if new is None:
+def _diff_digest(old: dict[str, str | None], new: dict[str, str | None], what: str,
+                 out: list[InterfaceChange], unknown: str, changed: str) -> None:
+    """New weights or new code need a MINOR; a digest that went missing cannot be vouched for.
+
+    ``old`` and ``new`` map each shared format to its digest (the key "" is the whole
+    package); the sentence names the formats when the package has several."""
+    steps, missing = [], []
+    for fmt, before in old.items():
+        after = new.get(fmt)
+        if before is None:
+            continue  # nothing known to compare with
+        if after is None:
+            missing.append(fmt)
+        elif before.strip().lower() != after.strip().lower():
+            steps.append(f"{fmt + ' ' if len(old) > 1 else ''}{_short(before)} -> {_short(after)}")
+    if missing:
         out.append(InterfaceChange("minor", f"{what}-unknown", unknown))
-    elif old.strip().lower() != new.strip().lower():
-        out.append(InterfaceChange("minor", f"{what}-changed",
-                                   f"{changed} ({_short(old)} -> {_short(new)})"))
+    if steps:
+        out.append(InterfaceChange("minor", f"{what}-changed", f"{changed} ({'; '.join(steps)})"))
 
 
 def _short(digest: str) -> str:
@@ -624,7 +691,8 @@ def fingerprint(iface: Interface | dict | None) -> str:
     Counted: entrypoint names and whether their parameters are known, each parameter's
     name, kind, whether it has a default and the default; the default entrypoint;
     signature names, input/output names in order, dtypes, shapes (symbolic dims as
-    None); preprocessing and labels (whitespace-normalised). Not counted: docs,
+    None), and each format's own signatures where they differ from the package's;
+    preprocessing and labels (whitespace-normalised). Not counted: docs,
     annotations, key order, and any other key (``notes``, ``eval-transform``).
 
         >>> a = {"signatures": [{"name": "s", "inputs": [
@@ -637,9 +705,8 @@ def fingerprint(iface: Interface | dict | None) -> str:
     import hashlib
     import json
 
-    if iface is None:
-        contract = None  # unknown differs from known-and-empty, as in diff()
-    else:
+    contract: dict[str, object] | None = None  # None: unknown, unlike known-and-empty
+    if iface is not None:
         entrypoints = []
         iface = Interface.from_json(iface)
         for name, entry in sorted(_by_name(iface.entrypoints).items()):
@@ -647,11 +714,14 @@ def fingerprint(iface: Interface | dict | None) -> str:
             if not _known(entry):
                 item["known"] = False  # known and unknown entrypoints compare differently
             entrypoints.append(item)
-        signatures = [
-            {"name": name, **{side: [(t["name"], *_tensor_contract(t))
-                                     for t in _by_name(sig.get(side)).values()]
-                              for side in ("inputs", "outputs")}}
-            for name, sig in sorted(_by_name(iface.signatures).items())]
+        signatures = _signatures_contract(iface.signatures)
+        # a format's own signatures count where they differ from the package's; so one
+        # format, or several that agree, hash as a record without ``formats`` does
+        formats = {}
+        for fmt in sorted(iface.formats) if isinstance(iface.formats, dict) else ():
+            own = iface.own_signatures(str(fmt))
+            if own is not None and _signatures_contract(own) != signatures:
+                formats[str(fmt)] = _signatures_contract(own)
         contract = {
             "entrypoints": entrypoints,
             "default-entrypoint": iface.default_entrypoint,
@@ -659,8 +729,17 @@ def fingerprint(iface: Interface | dict | None) -> str:
             "preprocessing": _contract_text(iface.preprocessing),
             "labels": _contract_text(iface.labels),
         }
+        if formats:
+            contract["formats"] = formats
     text = json.dumps(contract, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _signatures_contract(sigs: object) -> list[dict]:
+    return [{"name": name, **{side: [(t["name"], *_tensor_contract(t))
+                                     for t in _by_name(sig.get(side)).values()]
+                              for side in ("inputs", "outputs")}}
+            for name, sig in sorted(_by_name(sigs).items())]
 
 
 # ---------------------------------------------------------------- versions

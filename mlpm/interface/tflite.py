@@ -167,3 +167,36 @@ def _tensor(buf: _Buffer, tensors: list[int], index: int, name: str | None) -> d
     return {"name": name if name is not None else buf.string(tensor, 3),
             "dtype": DTYPES.get(buf.scalar(tensor, 1, "<b"), "undefined"),
             "shape": None if dims is None else [d if d >= 0 else None for d in dims]}
+
+
+# schema.fbs BuiltinOperator.CUSTOM: an op the runtime must have registered by name.
+CUSTOM = 32
+
+
+def custom_ops(path: str | Path) -> list[str]:
+    """The custom ops the TFLite model at ``path`` needs, by name (OperatorCode 0
+    deprecated_builtin_code, 1 custom_code, 3 builtin_code). ``Flex...`` ops are TensorFlow
+    ops that TensorFlow's own interpreter runs; any other needs a kernel registered by the
+    application, which no stock interpreter has.
+
+    >>> custom_ops("model.tflite")  # doctest: +SKIP
+    ['BesselI1e']
+    """
+    from mlpm.interface.protobuf import read_file
+
+    path = Path(path)
+    try:
+        data = read_file(path)
+        if len(data) < 8 or bytes(data[4:8]) != b"TFL3":
+            raise _Bad("it does not carry the TFL3 identifier")
+        buf = _Buffer(data)
+        names = []
+        for code in buf.tables(buf.root(), 1):
+            builtin = max(buf.scalar(code, 0, "<b"), buf.scalar(code, 3, "<i"))
+            if builtin == CUSTOM:
+                names.append(buf.string(code, 1))
+        return sorted(set(names))
+    except (_Bad, struct.error, RecursionError) as exc:
+        raise InvalidModelFile(f"{path} is not a readable TFLite model: {exc}; convert it "
+                               "again with tf.lite.TFLiteConverter or download it "
+                               "again.") from None

@@ -181,12 +181,17 @@ def _repair_notes(problems: list[Inconsistency], old: Lock, new: Lock) -> list[s
 
 
 def _apply(session: Session, project: Project, old: Lock | None, new: Lock,
-           result: InstallResult, dry_run: bool = False) -> InstallResult:
-    """Fetch, verify and convert everything, and only then write the lock and the manifest."""
+           result: InstallResult, dry_run: bool = False,
+           options_before: dict[str, dict[str, str]] | None = None) -> InstallResult:
+    """Fetch, verify and convert everything, and check that every package still loads in
+    the formats the project uses it in; only then write the lock and the manifest.
+    ``options_before``: the manifest's format= / context= options before this command."""
     if dry_run:
         return _plan(session, old, new, result)
     result.fetched_files, result.fetched_bytes = fetch_locked(session, list(new.packages.values()))
-    _keep_conversions(session, project, old, new)
+    before = project.options if options_before is None else options_before
+    _keep_conversions(session, project, old, new, before)
+    result.notes += _check_uses(session, project, old, new, before)
     commit(session, project, new)
     result.changes = diff_locks(old, new)
     result.packages = len(new.packages)
@@ -206,22 +211,150 @@ def _plan(session: Session, old: Lock | None, new: Lock, result: InstallResult) 
     return result
 
 
-def _keep_conversions(session: Session, project: Project, old: Lock | None, new: Lock) -> None:
+def _changed(project: Project, old: Lock | None, new: Lock,
+             options_before: dict[str, dict[str, str]]):
+    """(new package, its old entry or None) for each package this command adds, moves to
+    another version or uses in other options: the ones whose uses must be checked again."""
+    for name, pkg in new.packages.items():
+        before = old.packages.get(name) if old else None
+        if before is None or before.version != pkg.version or \
+                project.options.get(name, {}) != options_before.get(name, {}):
+            yield pkg, before
+
+
+def _conversions_in_use(project: Project, before, options_before: dict[str, dict[str, str]]):
+    """The old entry's conversions the project still uses: all of them, except one made
+    for manifest options that this command changed (``--format savedmodel`` instead of
+    ``--context edge`` drops the TFLite conversion)."""
+    from mlpm.ops.convert import wanted_format
+
+    old_options = options_before.get(before.name, {})
+    if old_options == project.options.get(before.name, {}):
+        return list(before.conversions)
+    from mlpm.errors import MlpmError
+
+    try:
+        served = wanted_format(before, old_options) if old_options else None
+    except MlpmError:  # options this mlpm no longer reads: keep every conversion
+        served = None
+    return [c for c in before.conversions if c.format != served]
+
+
+def _keep_conversions(session: Session, project: Project, old: Lock | None, new: Lock,
+                      options_before: dict[str, dict[str, str]]) -> None:
     """A package used in a converted format stays usable in it: a new version is converted
     (and parity-checked) before the lock switches to it; a failure keeps the old lock."""
     from mlpm.ops.convert import convert_for_manifest, ensure_converted
 
-    for name, pkg in new.packages.items():
-        before = old.packages.get(name) if old else None
+    for pkg, before in _changed(project, old, new, options_before):
         if before is None or before.version == pkg.version or pkg.conversions:
             continue
-        for conv in before.conversions:
+        for conv in _conversions_in_use(project, before, options_before):
             if conv.format is not None and not any(a.format == conv.format
                                                    for a in pkg.artifacts):
                 ensure_converted(pkg, conv.format, session, signature=conv.signature,
                                  tolerance=conv.tolerance_asked, input_shapes=conv.input_shapes)
     if project.options:
         convert_for_manifest(project, new, session)
+
+
+def _check_uses(session: Session, project: Project, old: Lock | None, new: Lock,
+                options_before: dict[str, dict[str, str]]) -> list[str]:
+    """Before the lock switches a package to another version (or adds it, or uses it in
+    other options), every format the project uses it in (its manifest's context= /
+    format=, a conversion the old lock records) must load: a converted one was made and
+    parity-checked by _keep_conversions; a published one is checked here. Raises
+    FormatNotLoadable, so nothing is written; returns one note per version change checked."""
+    from mlpm.artifacts import label
+
+    notes = []
+    for pkg, before in _changed(project, old, new, options_before):
+        moved = before is not None and before.version != pkg.version
+        for fmt, use in _uses(project, before, pkg, options_before).items():
+            if any(a.format == fmt for a in pkg.artifacts):
+                _check_published(session, project, before, pkg, fmt, use)
+                if moved:
+                    notes.append(f"{label(pkg)} as {fmt} {use}: its published file loads")
+                continue
+            conv = next((c for c in pkg.conversions if c.format == fmt), None)
+            if conv is not None and moved:
+                gap = conv.parity.get("max_abs")
+                notes.append(f"{label(pkg)} as {fmt} {use}: converted"
+                             + (f", parity max abs {gap:.2g}" if gap is not None else ""))
+    return notes
+
+
+def _uses(project: Project, before, pkg, options_before: dict[str, dict[str, str]],
+          ) -> dict[str, str]:
+    """Format -> why the project uses ``pkg`` in it, in words ("in the edge context")."""
+    from mlpm.ops.convert import wanted_format
+
+    uses: dict[str, str] = {}
+    options = project.options.get(pkg.name, {})
+    target = wanted_format(pkg, options)
+    if target is not None:
+        uses[target] = (f"in the {options['context']} context" if options.get("context")
+                        else f"({project.manifest_path.name} asks for {target})")
+    kept = _conversions_in_use(project, before, options_before) if before is not None else []
+    for conv in kept:
+        if conv.format is not None and conv.format not in uses:
+            uses[conv.format] = f"(mlpm.lock records a {conv.format} conversion)"
+    return uses
+
+
+# Data formats: loading one runs no publisher code, so the check loads it for real.
+_LOAD_CHECKED = ("onnx", "tflite")
+
+
+def _check_published(session: Session, project: Project, before, pkg, fmt: str,
+                     use: str) -> None:
+    """Raise FormatNotLoadable unless ``pkg``'s published ``fmt`` loads: mlpm has a loader,
+    a TFLite file needs no custom op (read without TensorFlow), and a data format loads in
+    the runtime ``mlpm.load`` uses, when that is installed. Code-bearing formats are not
+    loaded here: that needs the user's trust, which ``mlpm.load`` asks for."""
+    from mlpm.artifacts import choose_artifact, is_snapshot, label, loadable_formats, not_loadable
+    from mlpm.errors import FormatNotLoadable, FrameworkMissing
+    from mlpm.frameworks import LOADABLE, load_file
+
+    reason = None
+    if fmt not in LOADABLE:
+        reason = "mlpm.load has no loader for this format"
+    elif fmt in _LOAD_CHECKED and not is_snapshot(pkg):  # a snapshot loads as a folder
+        file = session.store.blob_path(choose_artifact(pkg, fmt).sha256)
+        reason = _custom_ops(file) if fmt == "tflite" else None
+        if reason is None:
+            try:
+                load_file(fmt, file, label(pkg))
+            except FrameworkMissing:
+                pass  # nothing to run it with here: mlpm.load will say what to install
+            except FormatNotLoadable as exc:
+                reason = str(exc).rstrip(".")
+    if reason is None:
+        return
+    others = loadable_formats(pkg, besides=fmt)
+    stays = f" ({pkg.name} stays at {before.version})" if before is not None and \
+        before.version != pkg.version else ""
+    fix = (f"`mlpm install {pkg.name}@{pkg.version} --format {others[0]}` uses a format that "
+           f"loads" if others else f"ask its publisher for a {fmt} file mlpm can load")
+    raise not_loadable(pkg, fmt, reason, use, f"mlpm.lock and {project.manifest_path.name} "
+                       f"are unchanged{stays}; {fix}")
+
+
+def _custom_ops(file) -> str | None:
+    """Why a TFLite file cannot load as its flatbuffer tells (no TensorFlow): the custom
+    ops it needs that no stock interpreter has; None when it needs none."""
+    from mlpm.errors import InvalidModelFile
+    from mlpm.interface.tflite import custom_ops
+
+    try:
+        # Flex ops are TensorFlow kernels, which TensorFlow's TFLite interpreter carries
+        missing = [op for op in custom_ops(file) if not op.startswith("Flex")]
+    except InvalidModelFile as exc:
+        return str(exc).split(";")[0]
+    if not missing:
+        return None
+    return (f"its tflite file needs the custom op{'s' * (len(missing) > 1)} "
+            f"{', '.join(missing)}, which no stock TFLite interpreter has")
 
 
 def install(project: Project, specs: list[str] | None = None, *, session: Session,
@@ -336,6 +469,7 @@ def _install(project: Project, specs: list[str] | None, *, session: Session, fro
              options: dict[str, str] | None, dry_run: bool = False, name: str | None = None,
              registry_name: str | None = None) -> InstallResult:
     specs = list(specs or [])
+    options_before = {n: dict(o) for n, o in project.options.items()}  # as the manifest has them
     if frozen and specs:
         raise UsageError("--frozen installs exactly what mlpm.lock says and cannot add packages; "
                          "drop --frozen to install new ones.")
@@ -412,7 +546,7 @@ def _install(project: Project, specs: list[str] | None, *, session: Session, fro
         project.dependencies[pkg] = save_range(resolution.records[pkg].version, rng)
         if project.dependencies[pkg] != before:  # say "saved" only when the manifest changes
             result.saved[pkg] = project.dependencies[pkg]
-    return _apply(session, project, lock, new, result, dry_run)
+    return _apply(session, project, lock, new, result, dry_run, options_before)
 
 
 def _pins(lock: Lock | None) -> dict[str, str]:

@@ -29,13 +29,17 @@ from mlpm.registry.records import (
     FILE_SUFFIX_FORMAT,
     FORMAT_FRAMEWORK,
     Artifact,
-    Interface,
     Record,
     check_name,
     parse_spec,
 )
 from mlpm.registry.versions import newest_matching
 from mlpm.store import file_sha256, write_atomic
+
+TYPE_CHECKING = False  # the names are for annotations only
+if TYPE_CHECKING:
+    from mlpm.interface.build import Description
+    from mlpm.registry.records import Interface
 
 # [package] keys that become record fields as they are; the rest of the table is refused.
 _META_KEYS = ("kind", "description", "license", "weights-license", "authors", "task", "family",
@@ -215,7 +219,8 @@ def _package_from_dir(folder: Path) -> tuple[dict[str, Any], list[_Item], dict[s
     for key in ("name", "version"):
         if key not in pkg:
             raise PublishError(f"[package] in {manifest} needs '{key}'.")
-    unknown = set(pkg) - {"name", "version", "framework", "files", "artifacts", *_META_KEYS}
+    unknown = set(pkg) - {"name", "version", "framework", "files", "artifacts", "samples",
+                          *_META_KEYS}
     if unknown:
         raise PublishError(f"[package] in {manifest} has unknown keys {sorted(unknown)}; see "
                            "docs/reference/manifest.md for the package table.")
@@ -238,6 +243,7 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
                              "takes them from its mlpm.toml [package] table.")
         pkg, items, deps = _package_from_dir(path)
         meta = {k: pkg[k] for k in _META_KEYS if k in pkg}
+        samples_file = pkg.get("samples")  # parity's real inputs: shipped as role "samples"
         name, version, framework = pkg["name"], str(pkg["version"]), pkg.get("framework")
     elif path.is_file():
         fmt = FILE_SUFFIX_FORMAT.get(path.suffix.lower())
@@ -248,6 +254,7 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
         if not name or not version:
             raise UsageError("publishing a file needs --name NAME and --version X.Y.Z.")
         items, deps, meta = [_Item(fmt, file=path)], {}, {}
+        samples_file = None
     else:
         raise PublishError(f"{path} does not exist; give a model file or a package directory.")
     name = check_name(name)
@@ -286,18 +293,24 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
     from mlpm.interface.build import describe
     from mlpm.interface.diff import fingerprint
 
-    described = [(i.format, i.role, i.file, i.sha256 or i.prefix or i.url or "") for i in items]
-    interface, weights, code = describe(meta["kind"], described, meta.get("interface"))
+    files = [(i.format, i.role, i.file, i.sha256 or i.prefix or i.url or "") for i in items]
+    described = describe(meta["kind"], files, meta.get("interface"))
+    interface, weights, code = described.interface, described.weights, described.code
     meta["interface"] = interface.to_json()
     meta["fingerprint"] = fingerprint(interface)
     if weights:
         meta["weights"] = weights
     if code:
         meta["code"] = code
+    formats = list(dict.fromkeys(i.format for i in items))
+    if len(formats) > 1:  # one format's digests are the package's `weights` and `code`
+        meta["format-digests"] = described.digests(formats)
+    _check_declared_values(interface)
+    if samples_file is not None:  # after the formats: samples are no model format
+        items.append(_samples_item(path, samples_file, interface))
 
     if registry.startswith("oci://"):
-        return _publish_oci(registry, name, version, framework, items, deps, meta, interface,
-                            weights, code)
+        return _publish_oci(registry, name, version, framework, items, deps, meta, described)
     reg_dir = _registry_dir(registry)
     from filelock import FileLock
 
@@ -311,8 +324,7 @@ def publish(path: Path, registry: str, *, name: str | None = None, version: str 
             raise PublishError(f"{name}@{version} is already published in {reg_dir}; versions "
                                f"are immutable: publish a new version (e.g. {bumped}).")
         _check_dependencies(local, name, deps)
-        formats = list(dict.fromkeys(i.format for i in items))
-        _check_semver(name, version, existing, interface, weights, code, formats)
+        _check_semver(name, version, existing, described, formats)
         artifacts = [_store_item(reg_dir, item) for item in items]
         record = Record(name=name, version=version, framework=framework, artifacts=artifacts,
                         dependencies=deps, extra={
@@ -330,8 +342,7 @@ def _now() -> str:
 
 
 def _publish_oci(location: str, name: str, version: str, framework: str, items: list[_Item],
-                 deps: dict[str, str], meta: dict[str, Any], interface: Interface,
-                 weights: str | None, code: str | None) -> Record:
+                 deps: dict[str, str], meta: dict[str, Any], described: Description) -> Record:
     """Publish into an OCI registry: the same checks as for a folder, then the blobs, the
     version's manifest and the package's index (mlpm/registry/oci.py)."""
     from mlpm.registry.oci import OciRegistry
@@ -344,8 +355,8 @@ def _publish_oci(location: str, name: str, version: str, framework: str, items: 
         raise PublishError(f"{name}@{version} is already published in {oci.location}; versions "
                            f"are immutable: publish a new version (e.g. {bumped}).")
     _check_dependencies(oci, name, deps)
-    formats = list(dict.fromkeys(i.format for i in items))
-    _check_semver(name, version, existing, interface, weights, code, formats)
+    _check_semver(name, version, existing, described,
+                  list(dict.fromkeys(i.format for i in items if i.role != "samples")))
     work = Path(tempfile.mkdtemp(prefix="mlpm-publish-"))
     try:
         files: list[tuple[Artifact, Path]] = []
@@ -394,16 +405,23 @@ def previous_release(version: str, records: list[Record]) -> Record | None:
     return max(line, key=lambda r: semver.parse_version(r.version), default=None)
 
 
-def _check_semver(name: str, version: str, records: list[Record], interface: Interface,
-                  weights: str | None, code: str | None, formats: list[str]) -> None:
+def _check_semver(name: str, version: str, records: list[Record], described: Description,
+                  formats: list[str]) -> None:
+    """Refuse a version step smaller than its changes need, with the changes: each format
+    is compared with the same format in the previous release (docs/reference/semver.md)."""
     from mlpm.interface import diff
 
     prev = previous_release(version, records)
     if prev is None:
         return
-    changes = diff.diff(prev.interface, interface, old_weights=prev.weights_digest,
+    weights, code = described.weights, described.code
+    old_digests = prev.format_digests
+    if old_digests is None:  # an older multi-format record: compare over its formats
+        weights, code = described.weights_over(prev.formats), described.code_over(prev.formats)
+    changes = diff.diff(prev.interface, described.interface, old_weights=prev.weights_digest,
                         new_weights=weights, old_formats=prev.formats, new_formats=formats,
-                        old_code=prev.code_digest, new_code=code)
+                        old_code=prev.code_digest, new_code=code, old_digests=old_digests,
+                        new_digests=described.digests(formats) if old_digests else None)
     needed = diff.required_level(changes)
     made = diff.bump_level(prev.version, version)
     order = {"patch": 0, "minor": 1, "major": 2}
@@ -416,6 +434,74 @@ def _check_semver(name: str, version: str, records: list[Record], interface: Int
         f"{name}@{version} is a {made} release after {prev.version}, but its changes need a "
         f"{needed} release ({listing}); publish it as {allowed} or later."
     )
+
+
+def _input_specs(interface: Interface) -> dict[str, dict]:
+    """Every input of the package's signatures (each format's own too), by name."""
+    sigs = list(interface.signatures or [])
+    for own in (getattr(interface, "formats", None) or {}).values():
+        if isinstance(own, dict):
+            sigs += own.get("signatures") or []
+    found: dict[str, dict] = {}
+    for sig in sigs:
+        for tensor in (sig.get("inputs") or []) if isinstance(sig, dict) else []:
+            if isinstance(tensor, dict) and isinstance(tensor.get("name"), str):
+                found.setdefault(tensor["name"], tensor)
+    return found
+
+
+def _check_declared_values(interface: Interface) -> None:
+    """``[package.interface]`` per-input values (``sr = { values = [16000] }``) name real
+    inputs and hold numbers of the input's kind."""
+    from mlpm.convert.samples import declared_values
+
+    inputs = _input_specs(interface)
+    try:
+        values = declared_values(interface.to_json(), list(inputs))
+    except ValueError as exc:
+        raise PublishError(f"[package.interface] {exc}.") from None
+    for name, listed in values.items():
+        dtype = str(inputs[name].get("dtype") or "")
+        ok = (all(isinstance(v, bool) for v in listed) if dtype == "bool" else
+              all(isinstance(v, int) and not isinstance(v, bool) for v in listed)
+              if dtype.startswith(("int", "uint")) else
+              not any(isinstance(v, bool) for v in listed))
+        if not ok:
+            raise PublishError(f"[package.interface] {name} = {{ values = {listed} }} does not "
+                               f"fit the input '{name}', which is {dtype}; give {dtype} values.")
+
+
+def _samples_item(folder: Path, rel: Any, interface: Interface) -> _Item:
+    """``samples = "samples.npz"``: a small .npz of real inputs, one array per input name,
+    shipped with the version (role "samples") for conversions and their parity checks."""
+    from mlpm.convert import ConversionError
+    from mlpm.convert.samples import SAMPLES_ROLE, Samples, check_array
+
+    manifest = folder / "mlpm.toml"
+    if not isinstance(rel, str) or not rel.endswith(".npz"):
+        raise PublishError(f"[package] samples in {manifest} must name an .npz file in the "
+                           "package folder, e.g. samples = \"samples.npz\".")
+    path = (folder / rel).resolve()
+    if not path.is_relative_to(folder.resolve()) or not path.is_file():
+        raise PublishError(f"the samples file '{rel}' in {manifest} is not a file inside the "
+                           "package folder.")
+    inputs = _input_specs(interface)
+    try:
+        arrays = Samples.from_file(path, publisher=True, name=rel).arrays
+        for key, value in arrays.items():
+            if key not in inputs:
+                raise ConversionError(
+                    f"its array '{key}' is not an input (the inputs are "
+                    f"{', '.join(inputs) or 'none: declare the signatures'}); name the arrays "
+                    "after the inputs")
+            shape = inputs[key].get("shape")
+            check_array(key, value, inputs[key].get("dtype"),
+                        None if shape is None else [None, *shape[1:]] if shape and
+                        not isinstance(shape[0], int) else shape, rel, "the package")
+    except ConversionError as exc:
+        raise PublishError(f"{rel} cannot be the package's samples: "
+                           f"{str(exc).rstrip('.')}.") from None
+    return _Item(SAMPLES_ROLE, SAMPLES_ROLE, file=path)
 
 
 def _check_python_requires(reqs: list[str]) -> None:
@@ -497,15 +583,21 @@ def _append_record(reg_dir: Path, record: Record, new_name: bool) -> None:
     if before and not before.endswith("\n"):
         before += "\n"
     text = before + record.to_line() + "\n"
-    write_atomic(index_file, text)
-    # names and the search log are appended to, never rewritten (a registry without a
-    # search index yet gets both rebuilt once: mlpm/registry/search.py)
-    from mlpm.registry import search
+    from mlpm.registry import search, upstreams
     from mlpm.registry.records import parse_index_file
 
-    if new_name and search.read_head(reg_dir) is not None:
-        search.add_name(reg_dir, record.name)
-    search.record_changed(reg_dir, parse_index_file(record.name, text, str(reg_dir)))
+    if search.read_head(reg_dir) is None:  # no search index yet: built once, from index/
+        write_atomic(index_file, text)
+        search.reindex(reg_dir)
+    else:
+        # names and the search log first (appended to, never rewritten), the index file
+        # last: a publish that dies between them leaves a listed name without its new
+        # version, which a retry completes, never a package that names and search miss
+        if new_name:
+            search.add_name(reg_dir, record.name)
+        search.record_changed(reg_dir, parse_index_file(record.name, text, str(reg_dir)))
+        write_atomic(index_file, text)
+    upstreams.record_added(reg_dir, record)
 
 
 def yank(spec: str, registry: str, *, undo: bool = False, reason: str | None = None) -> Record:

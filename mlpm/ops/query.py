@@ -10,6 +10,7 @@ from mlpm.lockcheck import read_lock
 from mlpm.ops import Session
 from mlpm.project import Lock, Project
 from mlpm.registry.records import Interface, Record, check_name, parse_spec
+from mlpm.registry.search import Found
 from mlpm.registry.versions import latest_version, newest_matching
 from mlpm.resolve import PROJECT
 
@@ -30,7 +31,7 @@ def list_packages(project: Project) -> list[dict[str, Any]]:
         rows.append({
             "name": name, "version": pkg.version, "direct": name in project.dependencies,
             "range": project.dependencies.get(name), "framework": pkg.framework,
-            "formats": sorted({a.format for a in pkg.artifacts}),
+            "formats": sorted({a.format for a in pkg.artifacts if a.role != "samples"}),
             "size": sum(a.size or 0 for a in pkg.artifacts), "registry": pkg.registry,
             "dependents": lock.dependents(name),
         })
@@ -164,8 +165,11 @@ def info(name_or_spec: str, *, session: Session, project: Project | None) -> dic
         "newer_available": latest is not None and semver.compare(latest, chosen.version) > 0,
         "installed": installed,
         "size": chosen.size if all(a.size is not None for a in chosen.artifacts) else None,
-        "formats": [{"format": a.format, "file": a.path, "size": a.size, "sha256": a.sha256}
-                    for a in chosen.artifacts],
+        "formats": [{"format": a.format, "file": a.path, "size": a.size, "sha256": a.sha256,
+                     "signatures": iface.signatures_for(a.format)}  # each format's own
+                    for a in chosen.artifacts if a.role != "samples"],
+        "samples": [{"file": a.path, "size": a.size, "sha256": a.sha256}
+                    for a in chosen.artifacts if a.role == "samples"],
         "versions": [{"version": r.version, "yanked": r.yanked,
                       "published": r.published, "size": r.size} for r in records],
         "dependents": lock.dependents(name) if lock else [],
@@ -288,28 +292,32 @@ def _changes(old: Record, new: Record) -> list:
     return diff.diff(old.interface, new.interface,
                      old_weights=old.weights_digest, new_weights=new.weights_digest,
                      old_formats=old.formats, new_formats=new.formats,
-                     old_code=old.code_digest, new_code=new.code_digest)
+                     old_code=old.code_digest, new_code=new.code_digest,
+                     old_digests=old.format_digests, new_digests=new.format_digests)
 
 
 def search(text: str, *, session: Session, project: Project | None, task: str | None = None,
-           framework: str | None = None) -> list[dict[str, Any]]:
+           framework: str | None = None, limit: int | None = None) -> Found:
     """Packages whose name, description, task, family or algorithm contains ``text``
-    (case-insensitive): from the registry's search index when it has one (synced into a
-    local database, mlpm/registry/search.py; sorted by name), else from ``names`` (in its
-    order) and every package's index file."""
+    (case-insensitive): the first ``limit`` (None: all) in rank order (the name itself,
+    names that start with the text, the rest; by name within each), and how many more
+    match. From the registry's search index when it has one (synced into a local database,
+    mlpm/registry/search.py), else from ``names`` (in its order) and every package's index
+    file; a listed name without an index file (a publish under way, or one that died) is
+    skipped with a warning."""
     registry = session.open(session.registry_location(project))
     from mlpm.errors import OfflineError
     from mlpm.registry.search import search as from_index
 
     try:
-        indexed = from_index(registry, text, task, framework)
+        indexed = from_index(registry, text, task, framework, limit)
     except OfflineError:  # no synced copy of the index: what is cached of names, if any
         indexed = None
     if indexed is not None:
         return indexed
     needle = text.lower()
     hits = []
-    for name in registry.names(strict=True):  # an unreachable registry is an error here
+    for name in dict.fromkeys(registry.names(strict=True)):  # unreachable: an error here
         try:
             records = registry.records(name)
         except (PackageNotFound, DamagedIndex) as exc:  # one bad package hides no other
@@ -329,4 +337,6 @@ def search(text: str, *, session: Session, project: Project | None, task: str | 
             continue
         hits.append({"name": name, "version": rec.version, "framework": rec.framework,
                      "task": rec.task, "description": rec.description})
-    return hits
+    hits.sort(key=lambda h: (h["name"] != needle, not str(h["name"]).startswith(needle)))
+    shown = hits if limit is None else hits[:limit]
+    return Found(shown, len(hits) - len(shown), True)

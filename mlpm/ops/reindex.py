@@ -12,11 +12,12 @@ def reindex(directory: Path) -> dict:
     from filelock import FileLock
 
     from mlpm.errors import RegistryError
-    from mlpm.registry import layout, search
+    from mlpm.registry import layout, search, upstreams
 
     root = Path(directory).expanduser().resolve()
     if not layout.config_file(root).is_file():
         raise RegistryError(f"{root} is not an mlpm registry (no config.json); pass the folder "
                             "that holds config.json and index/.")
     with FileLock(str(layout.publish_lock_file(root))):
+        upstreams.reindex(root)
         return search.reindex(root)

@@ -6,6 +6,8 @@
     artifacts/<ab>/<sha256>     artifact bytes, by content
     search/head.json            the search log's head (``SEARCH_HEAD_REL``)
     search/log-ID/NNNNNN.jsonl  the search log's segments (``segment_rel``)
+    upstreams/head.json         the upstreams index's head (``UPSTREAMS_HEAD_REL``)
+    upstreams/<ab>/<cd>         its shards (mlpm/registry/upstreams.py ``shard_rel``)
     .publish.lock               held while publishing or yanking (never served)
 
 The ``*_rel`` forms are POSIX paths relative to the registry root, what an HTTP registry
@@ -31,6 +33,8 @@ ARTIFACTS_DIR = "artifacts"
 PUBLISH_LOCK_REL = ".publish.lock"
 SEARCH_DIR = "search"
 SEARCH_HEAD_REL = f"{SEARCH_DIR}/head.json"
+UPSTREAMS_DIR = "upstreams"
+UPSTREAMS_HEAD_REL = f"{UPSTREAMS_DIR}/head.json"
 
 
 def index_rel(name: str) -> str:
@@ -59,7 +63,8 @@ def artifact_sha256(rel: str) -> str | None:
 
 def is_text_rel(rel: str) -> bool:
     """Whether a path relative to the root is one of the registry's text files."""
-    return rel.startswith((INDEX_DIR + "/", SEARCH_DIR + "/")) or rel in (NAMES_REL, CONFIG_REL)
+    return rel.startswith((INDEX_DIR + "/", SEARCH_DIR + "/", UPSTREAMS_DIR + "/")) or \
+        rel in (NAMES_REL, CONFIG_REL)
 
 
 def config_file(root: Path) -> Path:

@@ -7,7 +7,6 @@ published except for the ``yanked`` flag (as in Cargo's index).
 
 from __future__ import annotations
 
-import json
 import re
 
 from mlpm.errors import InvalidName, InvalidSpec
@@ -236,6 +235,7 @@ _INTERFACE_FIELDS = (
     ("discovered", "discovered"),
     ("preprocessing", "preprocessing"),
     ("labels", "labels"),
+    ("formats", "formats"),
 )
 _INTERFACE_ATTR = dict(_INTERFACE_FIELDS)
 
@@ -247,7 +247,9 @@ class Interface:
     Built at publish by ``mlpm/interface/build.py``; ``mlpm/interface/diff.py`` compares
     two of them. ``signatures`` and ``entrypoints`` stay JSON objects (name, inputs /
     outputs with dtype and shape; name, parameters, doc). A field the record does not have
-    is None (``iface.signatures or []`` to iterate). ``from_json``/``to_json`` round-trip
+    is None (``iface.signatures or []`` to iterate). ``formats`` holds each format's own
+    signatures when a package publishes several formats (``{"onnx": {"signatures": [...]}}``);
+    :meth:`signatures_for` answers for one format. ``from_json``/``to_json`` round-trip
     the JSON exactly: key order, keys present with null, and keys this class does not
     know (kept in ``unknown``).
 
@@ -259,7 +261,7 @@ class Interface:
     """
 
     __slots__ = ("signatures", "entrypoints", "default_entrypoint", "hub_dependencies",
-                 "notes", "discovered", "preprocessing", "labels", "unknown", "_keys")
+                 "notes", "discovered", "preprocessing", "labels", "formats", "unknown", "_keys")
     signatures: list[dict[str, Any]] | None  # ONNX / SavedModel / declared: name, inputs...
     entrypoints: list[dict[str, Any]] | None  # hubconf.py: name, parameters, doc, known...
     default_entrypoint: str | None
@@ -268,6 +270,7 @@ class Interface:
     discovered: list[str] | None  # which fields were read from the files, not declared
     preprocessing: Any  # the declared preprocessing contract
     labels: Any  # the declared label space
+    formats: dict[str, Any] | None  # format -> {"signatures": [...]}, read from its own file
     unknown: dict[str, Any]  # any other key, kept as published
     _keys: list[str]  # the JSON keys, in order, of the record this was read from
 
@@ -276,7 +279,8 @@ class Interface:
                  default_entrypoint: str | None = None,
                  hub_dependencies: list[str] | None = None, notes: Any = None,
                  discovered: list[str] | None = None, preprocessing: Any = None,
-                 labels: Any = None, unknown: dict[str, Any] | None = None):
+                 labels: Any = None, unknown: dict[str, Any] | None = None,
+                 formats: dict[str, Any] | None = None):
         self.signatures = signatures
         self.entrypoints = entrypoints
         self.default_entrypoint = default_entrypoint
@@ -285,6 +289,7 @@ class Interface:
         self.discovered = discovered
         self.preprocessing = preprocessing
         self.labels = labels
+        self.formats = formats
         self.unknown = dict(unknown or {})
         self._keys = []
 
@@ -336,10 +341,31 @@ class Interface:
             [e.get("name") for e in self.entrypoints or () if isinstance(e, dict)]
         return f"Interface({', '.join(str(n) for n in names)})"
 
-    def signature(self, name: str) -> dict[str, Any] | None:
-        """The signature called ``name``, or None."""
-        return next((s for s in self.signatures or ()
+    def signature(self, name: str, format: str | None = None) -> dict[str, Any] | None:  # noqa: A002
+        """The signature called ``name`` (of ``format``'s own signatures when given), or None."""
+        return next((s for s in self.signatures_for(format)
                      if isinstance(s, dict) and s.get("name") == name), None)
+
+    def signatures_for(self, format: str | None = None) -> list[dict[str, Any]]:  # noqa: A002
+        """The signatures of one format: its own when the record has them, else the
+        package's ``signatures`` (a format whose file could not be read, or a record
+        published before formats had their own).
+
+            >>> iface = Interface.from_json({"signatures": [{"name": "serving_default"}],
+            ...     "formats": {"onnx": {"signatures": [{"name": "main"}]}}})
+            >>> [[s["name"] for s in iface.signatures_for(f)] for f in ("onnx", "tflite")]
+            [['main'], ['serving_default']]
+        """
+        own = self.own_signatures(format) if format is not None else None
+        if own is not None:
+            return own
+        return [s for s in self.signatures or () if isinstance(s, dict)]
+
+    def own_signatures(self, format: str) -> list[dict[str, Any]] | None:  # noqa: A002
+        """``format``'s own signatures as read from its file, or None when not recorded."""
+        entry = self.formats.get(format) if isinstance(self.formats, dict) else None
+        sigs = entry.get("signatures") if isinstance(entry, dict) else None
+        return [s for s in sigs if isinstance(s, dict)] if isinstance(sigs, list) else None
 
 
 # Fields every record has, in the order they are written; anything else is kept in `extra`.
@@ -365,9 +391,10 @@ class Record:
 
     @property
     def formats(self) -> list[str]:
+        """The model formats, in artifact order (a samples file, role "samples", is none)."""
         seen: list[str] = []
         for art in self.artifacts:
-            if art.format not in seen:
+            if art.format not in seen and art.role != "samples":
                 seen.append(art.format)
         return seen
 
@@ -448,6 +475,21 @@ class Record:
         return self._text("code")
 
     @property
+    def format_digests(self) -> dict[str, dict[str, str]] | None:
+        """Weights and code digests per format (``format-digests``), or None when the
+        record has none: a single-format record's ``weights`` and ``code`` are its
+        format's, an older multi-format record's are known only together."""
+        table = self._table("format-digests")
+        if table is None:
+            if len(self.formats) == 1:
+                own = {k: v for k, v in (("weights", self.weights_digest),
+                                         ("code", self.code_digest)) if v}
+                return {self.formats[0]: own}
+            return None
+        return {str(f): {k: v for k, v in d.items() if isinstance(v, str)}
+                for f, d in table.items() if isinstance(d, dict)}
+
+    @property
     def interface(self) -> Interface | None:
         """The interface record, or None when the record has none (unknown, not empty)."""
         data = self._table("interface")
@@ -498,6 +540,8 @@ class Record:
         return data
 
     def to_line(self) -> str:
+        import json
+
         return json.dumps(self.to_json(), sort_keys=False, separators=(",", ":"))
 
     @classmethod
@@ -522,7 +566,7 @@ class Record:
 
 
 # Metadata fields that must be JSON objects when present (their readers index into them).
-_TABLES = ("interface", "upstream", "metrics")
+_TABLES = ("interface", "upstream", "metrics", "format-digests")
 # Bounds on one record: the bundled registry's largest line is 5 kB and 8 levels deep.
 MAX_RECORD_CHARS = 1 << 20
 MAX_RECORD_DEPTH = 32
@@ -551,6 +595,8 @@ def _too_deep(value: Any, limit: int) -> bool:
 def _parse_line(line: str) -> Record:
     if len(line) > MAX_RECORD_CHARS:
         raise ValueError(f"the line is longer than {MAX_RECORD_CHARS} characters")
+    import json  # here, not at the top: a no-op install never parses a record
+
     try:
         data = json.loads(line)
     except RecursionError:  # the C decoder's answer to "[[[[...": thousands of levels

@@ -41,10 +41,11 @@ TF Serving, and must then be the served version):
     ``"signature_name"`` must name the served signature (or be "serving_default").
 
 Errors are ``{"error": "one sentence"}`` with a 4xx status for a request the server
-cannot use (400 bad JSON / tensor, NaN or Infinity included, 404 unknown path or model,
-405 wrong method, 408 a body too slow, 411 no Content-Length, 413 body over the limit),
-503 when busy, and 500 when the model itself fails or answers NaN / Infinity, which JSON
-cannot carry; the server keeps serving either way. What a client can hold is bounded
+cannot use (400 bad JSON / tensor, NaN or Infinity included, 403 a browser preflight
+from an origin ``--allow-origin`` did not name, 404 unknown path or model, 405 wrong method,
+408 a body too slow, 411 no Content-Length, 413 body over the limit), 503 when busy,
+and 500 when the model itself fails or answers NaN / Infinity, which JSON cannot carry;
+the server keeps serving either way. What a client can hold is bounded
 (docs/serving.md#connections-and-limits). Nothing here imports numpy or a framework at import
 time: the runners import theirs when built.
 

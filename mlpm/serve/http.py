@@ -5,11 +5,18 @@ connection limits (``mlpm.httpd.LimitedServer``: connection cap, head and idle d
 ``ModelRequestHandler`` routes the REST endpoints (see ``mlpm.serve``), parses request
 heads without the email package, reads bodies under a size, rate and concurrency budget,
 and writes each response in one write. ``serve`` runs it until SIGINT/SIGTERM.
+
+CORS (``--allow-origin``): with origins allowed, a browser's ``OPTIONS`` preflight of a
+route is answered 204 with the ``Access-Control-Allow-*`` headers when its ``Origin`` is
+allowed (403 with one sentence when it is not), and every answer to an allowed ``Origin``
+carries ``Access-Control-Allow-Origin``. Without, no CORS header is sent and ``OPTIONS``
+gets 405 like any other method a route does not take.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -45,6 +52,39 @@ _date = (0, "")
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
 _MAX_LINE = 65536  # bytes of one header line, as http.client allows
 _MAX_HEADERS = 100
+CORS_MAX_AGE = 600  # seconds a browser may reuse a preflight's answer
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def parse_origin(text: str) -> str:
+    """An ``--allow-origin`` value as a browser writes it in ``Origin``: ``*``, or
+    ``scheme://host[:port]`` in lower case without the scheme's default port; a
+    ValueError names the fix.
+
+    >>> parse_origin("HTTPS://App.Example.com:443/")
+    'https://app.example.com'
+    """
+    from urllib.parse import urlsplit
+
+    text = text.strip()
+    if text == "*":
+        return text
+    fix = (f"'{text}' is not an origin; give the page's scheme://host[:port] without a path "
+           "(e.g. https://app.example.com or http://localhost:3000), or * for any page")
+    try:
+        url = urlsplit(text[:-1] if text.endswith("/") else text)
+        port = url.port
+    except ValueError:
+        raise ValueError(fix) from None
+    if (not re.fullmatch(r"[a-z][a-z0-9+.-]*", url.scheme.lower()) or not url.hostname
+            or url.path or url.query or url.fragment or "@" in url.netloc
+            or "," in text or any(c.isspace() for c in text)):
+        raise ValueError(fix)
+    scheme, host = url.scheme.lower(), url.hostname.lower()
+    host = f"[{host}]" if ":" in host else host
+    keep = port is not None and _DEFAULT_PORTS.get(scheme) != port
+    return f"{scheme}://{host}:{port}" if keep else f"{scheme}://{host}"
 
 
 class Headers(dict):
@@ -148,6 +188,13 @@ class ModelRequestHandler(LimitedHandler):
         self._admitted: int | None = None
         server.begin()
         try:
+            origin = self.headers.get("Origin")
+            self._allowed = server.allowed_origin(origin)
+            cors = ""
+            if self._allowed:
+                cors = f"Access-Control-Allow-Origin: {self._allowed}\r\n"
+            if server.allow_origins and "*" not in server.allow_origins:
+                cors += "Vary: Origin\r\n"  # the answer depends on the page asking
             try:
                 status, body, allow = self._route(server)
             except RequestError as err:
@@ -163,7 +210,9 @@ class ModelRequestHandler(LimitedHandler):
                 self.close_connection = self.linger = True
             if server.stopping:
                 self.close_connection = True
-            self._send(status, body, allow)
+            if status == 204 and self._allowed:
+                cors += self._preflight_headers(allow or "")
+            self._send(status, body, allow, cors)
         finally:
             if self._admitted is not None:
                 server.release(self._admitted)
@@ -199,9 +248,7 @@ class ModelRequestHandler(LimitedHandler):
                                f"/v1/models/{runner.name}[/metadata] and "
                                f"/v1/models/{runner.name}:predict.", 404)
         if self.command != method and not (method == "GET" and self.command == "HEAD"):
-            return HTTPStatus.METHOD_NOT_ALLOWED, error_body(
-                f"{path} takes {method}, not {self.command}."), \
-                "GET, HEAD" if method == "GET" else method
+            return self._other_method(server, path, method)
         if name != runner.name:
             raise RequestError(f"no model named {name!r} here; this server serves "
                                f"{runner.name!r}.", 404)
@@ -218,9 +265,39 @@ class ModelRequestHandler(LimitedHandler):
     def _only(self, method: str, status: int, body: bytes):
         if self.command in (method, "HEAD" if method == "GET" else method):
             return status, body, None
+        return self._other_method(self.server, self.path, method)
+
+    def _other_method(self, server: ModelServer, path: str,
+                      method: str) -> tuple[int, bytes, str | None]:
+        """405, or the answer to an OPTIONS (a browser's CORS preflight) when the server
+        allows origins: 204 (Allow lists the methods), or 403 for an origin not allowed."""
+        allow = "GET, HEAD" if method == "GET" else method
+        origin = self.headers.get("Origin")
+        if self.command == "OPTIONS" and server.allow_origins:
+            if origin is None or self._allowed:
+                return 204, b"", f"{allow}, OPTIONS"
+            return 403, error_body(
+                f"a page on {origin[:200]} may not call this server (it allows "
+                f"{', '.join(server.allow_origins)}); restart it with --allow-origin "
+                f"{origin[:200]} to let that page call it."), None
+        if self.command == "OPTIONS" and origin is not None:
+            return HTTPStatus.METHOD_NOT_ALLOWED, error_body(
+                f"a page on {origin[:200]} asked to call {path} (a CORS preflight), and this "
+                f"server allows no other origin; restart it with --allow-origin "
+                f"{origin[:200]}."), allow
         return HTTPStatus.METHOD_NOT_ALLOWED, error_body(
-            f"{self.path} takes {method}, not {self.command}."), \
-            "GET, HEAD" if method == "GET" else method
+            f"{path} takes {method}, not {self.command}."), allow
+
+    def _preflight_headers(self, allow: str) -> str:
+        """What an allowed preflight answers: the route's methods, the request headers
+        the page asked for (header names only), and how long the answer holds."""
+        asked = [h.strip() for h in self.headers.get("Access-Control-Request-Headers",
+                                                     "").split(",") if h.strip()]
+        if not asked or not all(_TOKEN.fullmatch(h) for h in asked):
+            asked = ["Content-Type"]
+        return (f"Access-Control-Allow-Methods: {allow}\r\n"
+                f"Access-Control-Allow-Headers: {', '.join(asked)[:4096]}\r\n"
+                f"Access-Control-Max-Age: {CORS_MAX_AGE}\r\n")
 
     def _read_json(self, server: ModelServer) -> Any:
         length = self.headers.get("Content-Length")
@@ -272,14 +349,17 @@ class ModelRequestHandler(LimitedHandler):
         self.close_connection = True
         self._send(code, error_body(message or _PHRASES.get(code, "Error")), None)
 
-    def _send(self, status: int, body: bytes, allow: str | None) -> None:
-        """The whole response in one write: status line, headers and body."""
+    def _send(self, status: int, body: bytes, allow: str | None, extra: str = "") -> None:
+        """The whole response in one write: status line, headers and body (``extra``:
+        more header lines, each ending in CRLF)."""
         status = int(status)
         if self.server.verbose:
             self.log_request(status, len(body))
         head = (f"{self.protocol_version} {status} {_PHRASES.get(status, '')}\r\n"
-                f"Server: {self.server_version}\r\nDate: {_http_date()}\r\n"
-                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n")
+                f"Server: {self.server_version}\r\nDate: {_http_date()}\r\n")
+        if status != 204:  # a 204 has no body, so no Content-Length either (RFC 9110)
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        head += extra
         if allow:
             head += f"Allow: {allow}\r\n"
         if status == 503:
@@ -308,10 +388,12 @@ class ModelServer(LimitedServer):
                  handler: type[BaseHTTPRequestHandler] = ModelRequestHandler,
                  verbose: bool = False, max_body: int = MAX_BODY, *,
                  max_concurrent: int = MAX_CONCURRENT,
-                 max_connections: int = MAX_CONNECTIONS, idle_timeout: float = IDLE_TIMEOUT):
+                 max_connections: int = MAX_CONNECTIONS, idle_timeout: float = IDLE_TIMEOUT,
+                 allow_origins: tuple[str, ...] = ()):
         import socket
 
         self.runner = runner
+        self.allow_origins = tuple(parse_origin(o) for o in allow_origins)
         self.verbose = verbose
         self.max_body = max_body
         self.max_concurrent = max_concurrent
@@ -341,6 +423,14 @@ class ModelServer(LimitedServer):
         host, port = self.server_address[:2]
         host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{port}/v1/models/{self.runner.name}"
+
+    def allowed_origin(self, origin: str | None) -> str | None:
+        """The Access-Control-Allow-Origin answer to a page on ``origin``, or None."""
+        if origin is None or not self.allow_origins:
+            return None
+        if "*" in self.allow_origins:
+            return "*"
+        return origin if origin in self.allow_origins else None
 
     def begin(self) -> None:
         with self._idle:
@@ -391,8 +481,11 @@ class ModelServer(LimitedServer):
 def make_server(runner: Runner, host: str = "127.0.0.1", port: int = 0, *,
                 verbose: bool = False, max_body: int = MAX_BODY,
                 max_concurrent: int = MAX_CONCURRENT, max_connections: int = MAX_CONNECTIONS,
-                idle_timeout: float = IDLE_TIMEOUT) -> ModelServer:
-    """A ``ModelServer`` bound to ``host:port`` (0: a free port), not yet serving.
+                idle_timeout: float = IDLE_TIMEOUT,
+                allow_origins: tuple[str, ...] = ()) -> ModelServer:
+    """A ``ModelServer`` bound to ``host:port`` (0: a free port), not yet serving;
+    ``allow_origins`` (``parse_origin`` values) are the pages on other origins that may
+    call it (CORS).
 
     >>> server = make_server(OnnxRunner("m", "1.0.0", Path("m.onnx")))  # doctest: +SKIP
     >>> threading.Thread(target=server.serve_forever, daemon=True).start()  # doctest: +SKIP
@@ -401,7 +494,7 @@ def make_server(runner: Runner, host: str = "127.0.0.1", port: int = 0, *,
     """
     return ModelServer(runner, host, port, verbose=verbose, max_body=max_body,
                        max_concurrent=max_concurrent, max_connections=max_connections,
-                       idle_timeout=idle_timeout)
+                       idle_timeout=idle_timeout, allow_origins=allow_origins)
 
 
 def _env_count(name: str, default: int) -> int:
@@ -418,9 +511,11 @@ def _env_count(name: str, default: int) -> int:
     return int(text)
 
 
-def serve(runner: Runner, host: str, port: int, *, verbose: bool = False) -> None:
+def serve(runner: Runner, host: str, port: int, *, verbose: bool = False,
+          allow_origins: tuple[str, ...] = ()) -> None:
     """Serve ``runner`` until SIGINT or SIGTERM, then answer the requests in progress and
-    return (so the process exits 0).
+    return (so the process exits 0). ``allow_origins``: pages on other origins that may
+    call it (CORS; ``*`` for any).
 
     >>> serve(OnnxRunner("m", "1.0.0", Path("m.onnx")), "127.0.0.1", 8501)  # doctest: +SKIP
     Serving m@1.0.0 at http://127.0.0.1:8501/v1/models/m (Ctrl-C to stop)
@@ -436,7 +531,8 @@ def serve(runner: Runner, host: str, port: int, *, verbose: bool = False) -> Non
                          max_body=env_bytes("MLPM_SERVE_MAX_BODY", MAX_BODY),
                          max_concurrent=_env_count("MLPM_SERVE_MAX_CONCURRENT", MAX_CONCURRENT),
                          max_connections=_env_count("MLPM_SERVE_MAX_CONNECTIONS",
-                                                    MAX_CONNECTIONS))
+                                                    MAX_CONNECTIONS),
+                         allow_origins=allow_origins)
     main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, stop) if main else None
     try:

@@ -240,7 +240,7 @@ def test_diff_shows_a_metric_one_version_lacks_as_none_not_python_none(app):
 @pytest.mark.parametrize("args, valid", [
     (["install", "digits", "--format", "bogus"], "onnx, torchscript, exported-program"),
     (["install", "digits", "--context", "bogus"], "python, server, edge, cpp, onnx, browser"),
-    (["convert", "digits", "--to", "bogus"], "onnx, torchscript, exported-program, tflite"),
+    (["convert", "digits", "--to", "bogus"], "onnx, torchscript, exported-program, js, tflite"),
 ])
 def test_unknown_format_or_context_is_a_usage_error_listing_the_valid_ones(app, args, valid):
     result = run_mlpm(*args, cwd=app, env=OFFLINE)
@@ -332,6 +332,6 @@ def test_load_with_an_unknown_format_or_context_lists_the_valid_ones(app):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.splitlines() == [
         "UsageError unknown format 'bogus'; formats are onnx, torchscript, exported-program, "
-        "state-dict, torch-hub, savedmodel, tflite, tfjs.",
+        "state-dict, torch-hub, savedmodel, tflite, tfjs, js.",
         "UsageError unknown context 'bogus'; contexts are python, server, edge, cpp, onnx, "
-        "browser."]
+        "browser, js."]

@@ -91,6 +91,7 @@ def test_the_wheel_holds_every_module_and_the_registry_index_and_artifacts(built
     shipped |= {"mlpm/_bundled_registry/config.json", "mlpm/_bundled_registry/names"}
     assert shipped <= names, sorted(shipped - names)[:5]
     assert "mlpm/cli/help.txt" in names
+    assert "mlpm/convert/js_run.js" in names  # the js context's parity check runs it in node
     assert not any(n.startswith(("registry-index/", "mlpm/_bundled_registry/sources/"))
                    for n in names)
 

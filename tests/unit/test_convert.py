@@ -92,7 +92,7 @@ def run_converted(fmt: str, path: Path, pixels: np.ndarray) -> np.ndarray:
 
 
 def test_contexts_pick_published_formats_first_then_convertible_ones():
-    assert set(CONTEXTS) == {"python", "server", "edge", "cpp", "onnx", "browser"}
+    assert set(CONTEXTS) == {"python", "server", "edge", "cpp", "onnx", "browser", "js"}
     assert formats_for_context("edge", ["torch-hub"], "torch-hub") == [
         "torchscript", "exported-program"]
     assert formats_for_context("edge", ["savedmodel"], "savedmodel") == ["tflite"]
@@ -102,6 +102,10 @@ def test_contexts_pick_published_formats_first_then_convertible_ones():
     assert formats_for_context("cpp", ["onnx"], "onnx") == ["onnx"]  # published only
     assert formats_for_context("python", ["torch-hub", "onnx"], "torch")[0] == "torch-hub"
     assert formats_for_context("browser", ["savedmodel"], "savedmodel") == []
+    # js: ONNX checked in node, from a published ONNX file or any convertible source
+    assert formats_for_context("js", ["onnx"], "onnx") == ["js"]
+    assert formats_for_context("js", ["torch-hub"], "torch-hub") == ["js"]
+    assert formats_for_context("js", ["tflite"], "tflite") == []
     with pytest.raises(ValueError, match="unknown usage context 'mobile'; use one of python"):
         formats_for_context("mobile", [], "torch")
 
@@ -112,7 +116,8 @@ def test_an_impossible_route_lists_the_routes_that_exist(tmp_path, store):
         convert(Source("onnx", "sha256:" + "0" * 64, path=onnx_file, label="linear@1.0.0"),
                 "tflite", store=store)
     assert str(err.value).startswith("ONNX is already the interchange format; routes from "
-                                     "onnx: none. Publish the model in the target format")
+                                     "onnx: js (the same file, checked in onnxruntime-node). "
+                                     "Publish the model in the target format")
     assert "convert from its torch/SavedModel source" in str(err.value)
 
     with pytest.raises(ConversionError) as err:
@@ -120,7 +125,7 @@ def test_an_impossible_route_lists_the_routes_that_exist(tmp_path, store):
     assert ("mlpm cannot convert resnet50@1.2.0 to tflite; routes from torch: onnx, "
             "torchscript, exported-program") in str(err.value)
     assert "savedmodel -> tflite, onnx" in str(err.value)
-    assert ROUTES["savedmodel"] == ("tflite", "onnx")
+    assert ROUTES["savedmodel"] == ("tflite", "onnx", "js")
 
 
 def test_browser_needs_tfjs_which_does_not_install_on_this_stack(files, store):
@@ -168,7 +173,7 @@ def test_a_missing_converter_is_named_with_its_pip_package(tmp_path):
 # -- torch routes -----------------------------------------------------------------------
 
 TORCH_ROUTES = [(kind, target) for kind in ("torch", "torchscript", "exported-program")
-                for target in ROUTES[kind]]
+                for target in ROUTES[kind] if target != "js"]  # js: tests/unit/test_js.py
 
 
 @pytest.mark.parametrize("kind,target", TORCH_ROUTES, ids=[f"{k}->{t}" for k, t in TORCH_ROUTES])
@@ -308,7 +313,7 @@ def test_unknown_input_shapes_ask_for_input_shape(store):
     assert str(err.value) == (
         "mlpm does not know the input shapes of cnn@1.0.0 (its interface declares no "
         "signature); pass --input-shape NAME=1,3,224,224 for each input (-1 first for a "
-        "variable batch).")
+        "variable batch), or --sample FILE.npz with one array per input.")
 
     open_dims = {"name": "forward", "inputs": [
         {"name": "pixels", "dtype": "float32", "shape": [None, 1, "height", None]}]}

@@ -394,7 +394,7 @@ def test_format_added_is_minor_and_format_removed_major():
     added = only(diff(mobilenet(), mobilenet(), old_formats=["onnx"],
                       new_formats=["onnx", "tflite"]))
     assert (added.level, added.kind, added.text) == ("minor", "format-added",
-                                                    "format 'tflite' added")
+                                                    "format added: tflite")
     removed = only(diff(mobilenet(), mobilenet(), old_formats=["onnx", "torchscript"],
                         new_formats=["onnx"]))
     assert (removed.level, removed.kind) == ("major", "format-removed")

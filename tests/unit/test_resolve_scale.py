@@ -144,3 +144,95 @@ def test_dependencies_are_offered_to_a_registry_that_prefetches():
     assert versions(resolve(registry, {"app": "^1"})) == \
         {"app": "1.0.0", "mid": "1.0.0", "leaf": "1.0.0"}
     assert ["mid", "leaf"] in registry.prefetched and ["leaf"] in registry.prefetched
+
+
+def test_matches_stay_exact_while_backjumping_reorders_and_extends_the_incompatible():
+    # resolvelib passes the known-incompatible candidates again and again: the same ones
+    # with the newest moved to the front, with more at the end or in front, or another
+    # list altogether; every answer must be the plain filter's, and an earlier answer
+    # must not change when a later call knows more.
+    rnd = random.Random(11)
+    for _ in range(200):
+        records = [Record("m", f"{rnd.randint(0, 3)}.{i}.0", "onnx", [], {}, False)
+                   for i in range(rnd.randint(2, 15))]
+        provider = Provider(MemoryRegistry(*records), {}, None)
+        ranges = [rnd.choice(["*", "^1", "<2.0.0", ">=1.3.0", "=1.2.0", "0.x || 3.x"])]
+        reqs = {"m": [Requirement("m", t) for t in ranges]}
+        everything = list(provider.find_matches("m", reqs, {"m": []})())
+        given: list = []
+        earlier: list[tuple[object, list]] = []
+        for _ in range(8):
+            step = rnd.choice(["rotate", "end", "front", "other", "same"])
+            fresh = [c for c in everything if c not in given]
+            if step == "rotate" and given:
+                given = given[-1:] + given[:-1]
+            elif step == "end" and fresh:
+                given = given + rnd.sample(fresh, rnd.randint(1, len(fresh)))
+            elif step == "front" and fresh:
+                given = rnd.sample(fresh, rnd.randint(1, len(fresh))) + given
+            elif step == "other":
+                given = rnd.sample(everything, rnd.randint(0, len(everything)))
+            factory = provider.find_matches("m", reqs, {"m": list(given)})
+            want = plain_matches(records, ranges, {c.version for c in given}, None, None)
+            assert [c.record for c in factory()] == want, (ranges, step)
+            earlier.append((factory, want))
+        for factory, want in earlier:  # asked again after later calls
+            assert [c.record for c in factory()] == want
+
+
+@pytest.mark.parametrize("text", ["<2.0.0", "<=1.2.0", ">1.0.0", ">=1.0.0", "=1.2.0",
+                                  "1.2.3", "=0.0.0", ">=2.0.0", "<1.0.1", "<=0.1.0"])
+def test_a_plain_comparator_allows_what_the_range_grammar_allows(text):
+    provider = Provider(MemoryRegistry(*[rec(f"m@{v}") for v in VERSIONS]), {}, None)
+    got = list(provider.find_matches("m", {"m": [Requirement("m", text)]}, {"m": []})())
+    grammar = semver.parse_range(text)
+    want = sorted((v for v in VERSIONS if grammar.allows(semver.parse_version(v))),
+                  key=semver.parse_version, reverse=True)
+    assert [c.version for c in got] == want
+    assert all(provider.is_satisfied_by(Requirement("m", text), c) == grammar.allows(c.parsed)
+               for c in provider._package("m").candidates)
+
+
+def test_backjumping_over_plain_ranges_never_runs_the_range_grammar(monkeypatch):
+    parsed: list[str] = []
+    parse = semver.parse_range
+
+    def counting(text):
+        parsed.append(text)
+        return parse(text)
+
+    monkeypatch.setattr(semver, "parse_range", counting)
+    result = resolve(backjump(100), {"a": "*", "b": "*"})
+    assert versions(result) == {"a": "0.0.0", "b": "1.0.0", "x": "0.0.0"}
+    assert parsed == ["*"]  # the project's range; a@i's x@=i.0.0 are read without it
+
+
+def test_the_next_package_to_pin_is_the_one_get_preference_prefers():
+    registry = MemoryRegistry(rec("a@1.0.0"), rec("b@1.0.0"), rec("c@1.0.0"))
+    provider = Provider(registry, {"b": "1.0.0"}, {"a", "c"})
+
+    class Cause:
+        def __init__(self, name):
+            self.requirement = Requirement(name, "*")
+
+    for causes in ([], [Cause("c")], [Cause("b")], [Cause("c"), Cause("a")]):
+        names = ["c", "b", "a"]
+        chosen = provider.narrow_requirement_selection(names, {}, {}, {}, causes)
+        best = min(names, key=lambda n: provider.get_preference(n, {}, {}, {}, causes))
+        assert chosen == [best]
+
+
+def test_a_package_with_fewer_versions_is_pinned_first(monkeypatch):
+    # b has one version, a has 500: pinning b first makes every newer a fail at once
+    # against x@=0.0.0, in one round, instead of one backjump per version of a.
+    asked: list[str] = []
+    find = Provider.find_matches
+
+    def counting(self, identifier, requirements, incompatibilities):
+        asked.append(identifier)
+        return find(self, identifier, requirements, incompatibilities)
+
+    monkeypatch.setattr(Provider, "find_matches", counting)
+    result = resolve(backjump(500), {"a": "*", "b": "*"})
+    assert versions(result) == {"a": "0.0.0", "b": "1.0.0", "x": "0.0.0"}
+    assert asked.count("a") <= 2  # no backjumps: a's matches are asked for once

@@ -9,6 +9,7 @@ under ``--json`` a typed result from ``mlpm.cli.results``.
 - ``models.py``: convert, serve, audit, trust
 - ``registry.py``: publish, yank, registry serve
 - ``cache.py``: cache dir, cache list, cache verify, cache prune
+- ``adopt.py``: adopt
 - ``common.py``: the context settings, shared options, printing
 
 This module is the ``mlpm`` group itself (its options, aliases and help) and adds the
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import click
 
-from mlpm.cli.commands import cache, models, project, query, registry
+from mlpm.cli.commands import adopt, cache, models, project, query, registry
 from mlpm.cli.commands.common import CONTEXT
 
 __all__ = ["CONTEXT", "HELP_TXT", "cli", "render_help"]
@@ -100,7 +101,7 @@ def cli() -> None:
     """
 
 
-for _module in (project, query, models, registry, cache):
+for _module in (project, query, models, registry, cache, adopt):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 _accept_output_flags_after_commands(cli)

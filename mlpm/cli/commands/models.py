@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -25,26 +26,36 @@ from mlpm.cli.commands.common import (
 @click.argument("name")
 @click.option("--to", "target", required=True, metavar="FORMAT", callback=lambda c, p, v:
               one_of(p, v, "targets"), shell_complete=choices("targets"),
-              help="onnx, torchscript, exported-program, tflite (tfjs: not on this stack).")
+              help="onnx, torchscript, exported-program, tflite, js (ONNX checked in "
+              "onnxruntime-node; tfjs: not on this stack).")
 @click.option("--tolerance", type=float, default=None,
               help="Largest absolute difference allowed between original and conversion.")
 @click.option("--input-shape", "shapes", multiple=True, metavar="NAME=1,3,224,224",
               help="Shape of an input the interface does not fix (repeatable).")
+@click.option("--sample", "sample_file", default=None, metavar="FILE.npz",
+              type=click.Path(exists=True, dir_okay=False),
+              help="Real inputs for the export and the parity check: an .npz of arrays "
+              "named after the inputs (numpy.savez).")
 @click.option("--signature", default=None, help="Only this signature (SavedModels).")
 @click.option("--trust", "trust_code", is_flag=True,
               help="Trust the package's source (its hub code, TorchScript or SavedModel).")
 @json_option
 def convert(name: str, target: str, tolerance: float | None, shapes: tuple[str, ...],
-            signature: str | None, trust_code: bool, as_json: bool) -> None:
+            sample_file: str | None, signature: str | None, trust_code: bool,
+            as_json: bool) -> None:
     """Convert an installed package to another format, checked for parity and cached.
 
     The original and the converted model run on the same sample inputs and must agree
-    within the tolerance; the numbers are recorded in mlpm.lock.
+    within the tolerance; the numbers, and which inputs they were measured on, are
+    recorded in mlpm.lock. The inputs are --sample FILE.npz, else the package's own
+    samples.npz and declared values, else random values.
 
     \b
     Examples:
       mlpm convert digits-hub --to onnx --trust
       mlpm convert digits-tf --to tflite
+      mlpm convert vad --to onnx --sample speech.npz   # arrays x, sr
+      mlpm convert digits --to js    # ONNX checked in node (npm install onnxruntime-node)
     """
     from mlpm.ops.convert import convert_locked
 
@@ -61,7 +72,8 @@ def convert(name: str, target: str, tolerance: float | None, shapes: tuple[str, 
     say = None if as_json else (lambda msg: click.echo(msg, err=True))
     result = convert_locked(project(), name, target, session=session(),
                             tolerance=tolerance, input_shapes=input_shapes or None,
-                            signature=signature, trust=trust_code, progress=say)
+                            signature=signature, trust=trust_code, progress=say,
+                            sample_file=Path(sample_file) if sample_file else None)
     if as_json:
         from mlpm.cli.results import Record
 
@@ -73,9 +85,26 @@ def convert(name: str, target: str, tolerance: float | None, shapes: tuple[str, 
     parity = result["parity"]
     how = "reused the cached conversion" if result["reused"] else "converted"
     click.echo(f"{how}: {name}@{result['version']} -> {target} at {result['path']}")
-    click.echo(f"parity: max abs error {parity['max_abs']:.3g}, max rel error "
-               f"{parity['max_rel']:.3g} (tolerance {parity['tolerance']:g}, "
-               f"{parity['samples']} samples)")
+    on = parity.get("sample_text") or "random values"
+    click.echo(f"parity on {on}: max abs diff {parity['max_abs']:.3g} <= "
+               f"{parity['tolerance']:g} (max rel {parity['max_rel']:.3g}, "
+               f"{parity['samples']} sample{'s' if parity['samples'] != 1 else ''})")
+    for input_name, value in (parity.get("fixed") or {}).items():
+        click.echo(f"note: {input_name} is fixed at {value} in the {target} model (forward() "
+                   "takes it as a Python number)", err=True)
+    if (parity.get("sample_inputs") or "random") == "random":
+        click.echo("note: random inputs can understate a conversion's error on real data; "
+                   "pass --sample FILE.npz with real inputs", err=True)
+
+
+def _origins(values: tuple[str, ...], param) -> tuple[str, ...]:
+    """--allow-origin values as browsers send Origin; bad usage names the fix."""
+    from mlpm.serve.http import parse_origin
+
+    try:
+        return tuple(dict.fromkeys(parse_origin(v) for v in values))
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc}.", param=param) from None
 
 
 @click.command("serve", context_settings=CONTEXT)
@@ -86,7 +115,12 @@ def convert(name: str, target: str, tolerance: float | None, shapes: tuple[str, 
 @click.option("--trust", "trust_code", is_flag=True,
               help="Trust the package's source (its hub code, TorchScript or SavedModel).")
 @click.option("--verbose", is_flag=True, help="Log every request.")
-def serve_model(name: str, host: str, port: int, trust_code: bool, verbose: bool) -> None:
+@click.option("--allow-origin", "allow_origins", multiple=True, metavar="ORIGIN",
+              callback=lambda ctx, param, values: _origins(values, param),
+              help="Let pages on ORIGIN (scheme://host[:port], or * for any) call the model "
+              "from a browser (CORS). Repeatable.")
+def serve_model(name: str, host: str, port: int, trust_code: bool, verbose: bool,
+                allow_origins: tuple[str, ...]) -> None:
     """Serve the locked model over HTTP (TensorFlow Serving / KServe v1 REST).
 
     Runs on ONNX Runtime when an ONNX form exists (published or converted), else on
@@ -96,13 +130,14 @@ def serve_model(name: str, host: str, port: int, trust_code: bool, verbose: bool
     Example:
       mlpm serve digits --port 8501
       curl -d '{"instances": [[0.0, ...]]}' http://127.0.0.1:8501/v1/models/digits:predict
+      mlpm serve digits --allow-origin http://localhost:3000   # a page's fetch() may call it
     """
     from mlpm.loading import runner_for
     from mlpm.serve import serve
 
     runner = runner_for(project(), name, trust=trust_code)
     try:
-        serve(runner, host, port, verbose=verbose)
+        serve(runner, host, port, verbose=verbose, allow_origins=allow_origins)
     except OSError as exc:
         raise cannot_listen(exc, host, port) from None
 

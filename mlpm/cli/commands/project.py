@@ -71,19 +71,23 @@ def _emit_install(result) -> None:
               "(PyTorch Hub, TorchScript, exported programs, SavedModels).")
 @click.option("--context", default=None, metavar="CONTEXT", callback=lambda c, p, v:
               one_of(p, v, "contexts"), shell_complete=choices("contexts"),
-              help="Usage context of the NAMEs (python, server, edge, cpp, onnx, browser): "
+              help="Usage context of the NAMEs (python, server, edge, cpp, onnx, browser, js): "
               "the format it needs is fetched or converted, and kept in the manifest.")
 @click.option("--format", "fmt", default=None, metavar="FORMAT", callback=lambda c, p, v:
               one_of(p, v, "formats"), shell_complete=choices("formats"),
               help="Format the NAMEs are used in (onnx, torchscript, tflite...); converted "
               "when not published, and kept in the manifest.")
+@click.option("--sample", "sample_file", default=None, metavar="FILE.npz",
+              type=click.Path(exists=True, dir_okay=False),
+              help="Real inputs for converting the NAMEs (with --context/--format): an .npz "
+              "of arrays named after the inputs.")
 @offline_option
 @registry_option
 @dry_run_option
 @json_option
 def install(specs: tuple[str, ...], name: str | None, frozen: bool, trust_code: bool,
-            context: str | None, fmt: str | None, offline: bool, registry: str | None,
-            dry_run: bool, as_json: bool) -> None:
+            context: str | None, fmt: str | None, sample_file: str | None, offline: bool,
+            registry: str | None, dry_run: bool, as_json: bool) -> None:
     """Install packages, or with no NAME exactly what mlpm.lock pins (like `npm ci`).
 
     NAME@1.2 installs the newest 1.2.x and keeps "1.2" in the manifest; NAME or
@@ -111,8 +115,17 @@ def install(specs: tuple[str, ...], name: str | None, frozen: bool, trust_code: 
     if named is not None:
         registry = None  # a name from [registries]: a source per package, not an override
     granted = _trust_hub_sources(specs, current, registry, offline) if trust_code else {}
-    result = run(current, list(specs), session=session(registry, offline), frozen=frozen,
-                 options=options or None, dry_run=dry_run, name=name, registry_name=named)
+    if sample_file and not options:
+        raise click.UsageError("--sample gives inputs for a conversion: use it with --context "
+                               "or --format, e.g. mlpm install vad --context onnx --sample "
+                               "speech.npz")
+    from mlpm.ops.convert import user_samples
+
+    names = [name or s.partition("@")[0] for s in specs]
+    with user_samples(names, Path(sample_file) if sample_file else None):
+        result = run(current, list(specs), session=session(registry, offline), frozen=frozen,
+                     options=options or None, dry_run=dry_run, name=name,
+                     registry_name=named)
     from mlpm.trust import trust
 
     for source, name in ({} if dry_run else granted).items():  # now that the install worked

@@ -100,6 +100,16 @@ def why(name: str, as_json: bool) -> None:
                    "`mlpm tree` shows each package's dependencies once.")
 
 
+def _parity_inputs(parity: dict) -> str:
+    """Which inputs the lock says parity ran on, as ", on the publisher's samples"."""
+    inputs = parity.get("inputs")
+    if not inputs:
+        return ""
+    words = {"publisher-samples": "the publisher's samples", "publisher-values":
+             "the publisher's declared values", "random": "random inputs"}
+    return ", on " + words.get(inputs, "your samples" if inputs.startswith("user:") else inputs)
+
+
 @click.command(context_settings=CONTEXT)
 @click.argument("spec", metavar="NAME[@RANGE]")
 @offline_option
@@ -135,6 +145,8 @@ def info(spec: str, offline: bool, registry: str | None, as_json: bool) -> None:
     click.echo("formats:")
     for fmt in data["formats"]:
         click.echo(f"  {fmt['format']:<18}{fmt['file']:<24} {size(fmt['size'])}")
+    for sample in data.get("samples", []):  # the publisher's parity inputs, not a format
+        click.echo(f"samples:      {sample['file']} {size(sample['size'])} (parity inputs)")
     if data.get("metrics"):
         click.echo("metrics:")
         for key, value in data["metrics"].items():
@@ -150,7 +162,8 @@ def info(spec: str, offline: bool, registry: str | None, as_json: bool) -> None:
         parity = conv.get("parity", {})
         sig = f" ({conv['signature']})" if conv.get("signature") else ""
         click.echo(f"converted:    {conv['format']}{sig}, parity max abs error "
-                   f"{parity.get('max_abs', 0):.3g} (tolerance {parity.get('tolerance', 0):g}), "
+                   f"{parity.get('max_abs', 0):.3g} (tolerance {parity.get('tolerance', 0):g}"
+                   f"{_parity_inputs(parity)}), "
                    f"with {', '.join(f'{k} {v}' for k, v in conv.get('converter', {}).items())}")
     if isinstance(data.get("upstream"), dict):
         up = data["upstream"]
@@ -203,6 +216,17 @@ def _params(parameters: list[dict]) -> str:
     return ", ".join(out)
 
 
+def _signature_lines(signatures: list[dict]) -> str:
+    lines = []
+    for sig in signatures:
+        ins = ", ".join(f"{t['name']}: {t['dtype']}{_shape(t.get('shape'))}"
+                        for t in sig.get("inputs", []))
+        outs = ", ".join(f"{t['name']}: {t['dtype']}{_shape(t.get('shape'))}"
+                         for t in sig.get("outputs", []))
+        lines.append(f"  {sig['name']}({ins}) -> {outs}")
+    return "\n".join(lines)
+
+
 def _show_interface(data: dict) -> None:
     iface = data.get("interface") or {}
     if data.get("entrypoints"):
@@ -215,14 +239,17 @@ def _show_interface(data: dict) -> None:
             click.echo(f"  {ep['name']}({params}){mark}{known}")
             if ep.get("doc"):
                 click.echo(f"      {ep['doc'].strip().splitlines()[0]}")
-    if data.get("signatures"):
-        click.echo("signatures:")
-        for sig in data["signatures"]:
-            ins = ", ".join(f"{t['name']}: {t['dtype']}{_shape(t.get('shape'))}"
-                            for t in sig.get("inputs", []))
-            outs = ", ".join(f"{t['name']}: {t['dtype']}{_shape(t.get('shape'))}"
-                             for t in sig.get("outputs", []))
-            click.echo(f"  {sig['name']}({ins}) -> {outs}")
+    # each format's own signatures; formats whose files say the same share one listing
+    groups: dict[str, list[str]] = {}
+    for row in data.get("formats") or [{"format": "", "signatures": data.get("signatures")}]:
+        text = _signature_lines(row.get("signatures", data.get("signatures")) or [])
+        if text:
+            formats = groups.setdefault(text, [])
+            if row["format"] not in formats:
+                formats.append(row["format"])
+    for text, formats in groups.items():
+        click.echo(f"signatures ({', '.join(formats)}):" if len(groups) > 1 else "signatures:")
+        click.echo(text)
     for key in ("preprocessing", "labels"):
         if iface.get(key):
             click.echo(f"{key + ':':<15}{iface[key]}")
@@ -268,16 +295,25 @@ def diff(a: str, b: str, offline: bool, registry: str | None, as_json: bool) -> 
             click.echo(f"{note['version']}: {note['notes']}")
 
 
+SEARCH_LIMIT = 20  # packages `mlpm search` lists unless told --limit N or --all
+
+
 @click.command(context_settings=CONTEXT)
 @click.argument("text", default="")
 @click.option("--task", default=None, help="Only packages of this task.")
 @click.option("--framework", default=None, help="Only packages of this framework.")
+@click.option("--limit", type=click.IntRange(min=1), default=SEARCH_LIMIT, show_default=True,
+              metavar="N", help="List at most N packages, the best matches.")
+@click.option("--all", "show_all", is_flag=True, help="List every matching package.")
 @offline_option
 @registry_option
 @json_option
-def search(text: str, task: str | None, framework: str | None, offline: bool,
-           registry: str | None, as_json: bool) -> None:
+def search(text: str, task: str | None, framework: str | None, limit: int, show_all: bool,
+           offline: bool, registry: str | None, as_json: bool) -> None:
     """Search the registry by name, description, task or family.
+
+    Lists the best matches first: the package named TEXT, names that start with TEXT,
+    then the rest, by name.
 
     \b
     Example:
@@ -285,19 +321,22 @@ def search(text: str, task: str | None, framework: str | None, offline: bool,
     """
     from mlpm.ops.query import search as run
 
-    hits = run(text, session=session(registry, offline), project=project_or_none(),
-               task=task, framework=framework)
+    found = run(text, session=session(registry, offline), project=project_or_none(),
+                task=task, framework=framework, limit=None if show_all else limit)
     if as_json:
         from mlpm.cli.results import SearchResult
 
-        emit_json(SearchResult.from_rows(hits))
+        emit_json(SearchResult.from_rows(found.hits, found.more, found.exact))
         return
-    if not hits:
+    if not found.hits:
         click.echo("no packages found")
         return
     table(["package", "version", "framework", "task", "description"],
           [[h["name"], h["version"], h["framework"], h["task"] or "", h["description"][:60]]
-           for h in hits])
+           for h in found.hits])
+    if found.more:
+        count = f"{found.more}" if found.exact else f"more than {found.more}"
+        click.echo(f"... and {count} more; list them with --limit N or --all.")
 
 
 COMMANDS = [list_, tree, why, info, diff, search]

@@ -165,7 +165,7 @@ def mirror(source: str, destination: str, specs: tuple[str, ...], lock: Path | N
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 @json_option
 def reindex(directory: Path, as_json: bool) -> None:
-    """Rebuild a registry folder's names and search index from its index files.
+    """Rebuild a registry folder's names, search and upstreams indexes from its index files.
 
     Publish and yank keep them up to date; run this after copying or editing index files
     by hand, or to compact the search log. Readers see the old files or the new ones.
