@@ -180,7 +180,7 @@ class Mapper:
             return self._by_name(site, [model], "weights DEFAULT: which weights depends on the "
                                  "installed torchvision; name them (e.g. IMAGENET1K_V2)")
         candidates, differ = [], []
-        for record in self._records(torch_hub_key(repo, model)):
+        for record in self._records(torch_hub_key(repo, model), [model]):
             up = record.upstream or {}
             if up.get("type") != "torch-hub" or str(up.get("repo", "")).lower() != repo.lower() \
                     or up.get("entrypoint") != model:
@@ -208,8 +208,10 @@ class Mapper:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             return Mapping(site, UNMAPPED, reason="not an http(s) URL")
         key = url_key(url)
+        stem = url.rsplit("/", 1)[-1].split("?")[0]
+        names = [stem.split("-")[0].split(".")[0]] if stem else []
         found = []
-        for record in self._records(key):
+        for record in self._records(key, names):
             if any(url_key(u) == key for a in record.artifacts for u in (a.url, a.upstream)
                    if isinstance(u, str) and u.startswith(("http://", "https://"))):
                 found.append(record)
@@ -218,8 +220,6 @@ class Mapper:
             best = min({r.name for r in found},
                        key=lambda n: (min(len(r.artifacts) for r in found if r.name == n), n))
             found = [r for r in found if r.name == best]
-        stem = url.rsplit("/", 1)[-1].split("?")[0]
-        names = [stem.split("-")[0].split(".")[0]] if stem else []
         return self._choose(site, found, [], url, names)
 
     def _tfhub(self, site: CallSite) -> Mapping:
@@ -229,18 +229,24 @@ class Mapper:
         if not isinstance(handle, str) or not handle.startswith(("http://", "https://")):
             return Mapping(site, UNMAPPED, reason="not a TF Hub handle (a local path or bucket)")
         key = tfhub_key(handle)
-        found = [r for r in self._records(key)
-                 if isinstance((r.upstream or {}).get("handle"), str)
-                 and tfhub_key(r.upstream["handle"]) == key]  # type: ignore[index]
         parts = [p for p in key.split("/")[1:] if not p.isdigit()]  # publisher/.../name
         names = ["-".join(parts[i:]) for i in range(1, len(parts))]
+        found = [r for r in self._records(key, names)
+                 if isinstance((r.upstream or {}).get("handle"), str)
+                 and tfhub_key(r.upstream["handle"]) == key]  # type: ignore[index]
         return self._choose(site, found, [], handle, names)
 
     # -- choosing a version -----------------------------------------------------------------
 
-    def _records(self, key: str) -> list[Record]:
+    def _records(self, key: str, names: list[str]) -> list[Record]:
         """The records the upstreams index names under ``key`` (each read from its package's
-        own index file: the index is derived, the records are the truth)."""
+        own index file: the index is derived, the records are the truth). A registry without
+        that index (an OCI one, or a folder an older mlpm wrote) gives every record of the
+        packages called ``names`` instead: the callers compare each record's upstream, so a
+        package named after its model still maps exactly, at the cost of one read per name."""
+        if not self.upstreams.available:
+            return [record for raw in names if self._has(name := raw.lower().replace("_", "-"))
+                    for record in self.registry.records(name)]
         out = []
         for name, version in self.upstreams.lookup(key):
             try:

@@ -15,6 +15,7 @@ import pytest
 from tests.conftest import assert_clean_error, needs, publish, run_mlpm
 from tests.hf_hub import Lfs, hf_hub_fixture, hf_hub_server_fixture  # noqa: F401
 from tests.models import make_hub_package
+from tests.oci_registry import oci_fixture, oci_server_fixture  # noqa: F401
 
 
 def publish_tinyhub(registry_root: Path, folder: Path, version: str, seed: int, ref: str) -> str:
@@ -29,13 +30,14 @@ def publish_tinyhub(registry_root: Path, folder: Path, version: str, seed: int, 
     return f"https://models.example.org/tiny/{weights.name}"
 
 
-def publish_encoder(registry_root: Path, folder: Path, onnx_file: Path) -> None:
+def publish_encoder(registry_root: Path, folder: Path, onnx_file: Path, name: str = "encoder",
+                    handle: str = "https://tfhub.dev/acme/encoder/2") -> None:
     """An ONNX package whose record names the TF Hub handle it was converted from."""
     folder.mkdir()
     (folder / "model.onnx").write_bytes(onnx_file.read_bytes())
-    (folder / "mlpm.toml").write_text(textwrap.dedent('''
+    (folder / "mlpm.toml").write_text(textwrap.dedent(f'''
         [package]
-        name = "encoder"
+        name = "{name}"
         version = "1.0.0"
         framework = "onnx"
         description = "A text encoder, converted from TF Hub"
@@ -43,7 +45,7 @@ def publish_encoder(registry_root: Path, folder: Path, onnx_file: Path) -> None:
 
         [package.upstream]
         type = "tfhub"
-        handle = "https://tfhub.dev/acme/encoder/2"
+        handle = "{handle}"
         version = 2
 
         [[package.artifacts]]
@@ -217,17 +219,40 @@ def test_hugging_face_calls_are_written_as_hf_dependencies_at_their_revision(hf_
 
 def test_reindex_rebuilds_the_upstreams_index_of_a_registry_copied_by_hand(registry, project,
                                                                           tmp_path, model_files):
-    """A registry whose upstreams/ was lost (copied without it, or made by an older mlpm)
-    maps by name only, until `mlpm registry reindex` rebuilds the index from index/."""
+    """A registry whose upstreams/ was lost (copied without it, or made by an older mlpm, or
+    an OCI registry) still maps a package named after its model exactly: that package's own
+    records are read. One published under another name is found again once `mlpm registry
+    reindex` rebuilds the index from index/."""
     import shutil
 
     publish_encoder(registry.root, tmp_path / "encoder", model_files[1])
+    publish_encoder(registry.root, tmp_path / "other", model_files[1], name="acme-words",
+                    handle="https://tfhub.dev/acme/text/2")
     shutil.rmtree(registry.root / "upstreams")
     (project / "app.py").write_text(
-        "import tensorflow_hub as hub\nm = hub.load('https://tfhub.dev/acme/encoder/2')\n")
+        "import tensorflow_hub as hub\nm = hub.load('https://tfhub.dev/acme/encoder/2')\n"
+        "t = hub.load('https://tfhub.dev/acme/text/2')\n")
     before = run_mlpm("adopt", "--json", "--registry", registry.url, cwd=project)
-    assert before.json["sites"][0]["how"] == "name"
+    by_name, other = before.json["sites"]
+    assert (by_name["how"], by_name["package"], by_name["version"]) == \
+        ("exact", "encoder", "1.0.0")
+    assert other["how"] == "unmapped" and "mlpm registry reindex" in other["reason"], other
     assert run_mlpm("registry", "reindex", str(registry.root), cwd=tmp_path).code == 0
     after = run_mlpm("adopt", "--json", "--registry", registry.url, cwd=project)
-    assert (after.json["sites"][0]["how"], after.json["sites"][0]["version"]) == \
-        ("exact", "1.0.0")
+    assert [(s["how"], s["package"], s["version"]) for s in after.json["sites"]] == \
+        [("exact", "encoder", "1.0.0"), ("exact", "acme-words", "1.0.0")]
+
+
+def test_an_oci_registry_maps_a_package_named_after_its_model_exactly(oci, project, tmp_path,
+                                                                     model_files):
+    """An OCI registry has no upstreams index: the package the call names is read instead."""
+    folder = tmp_path / "folder-registry"
+    publish_encoder(folder, tmp_path / "encoder", model_files[1])
+    ref = oci.ref(oci.namespace())
+    assert run_mlpm("registry", "mirror", str(folder), ref, cwd=tmp_path).code == 0
+    (project / "app.py").write_text(
+        "import tensorflow_hub as hub\nm = hub.load('https://tfhub.dev/acme/encoder/2')\n")
+    result = run_mlpm("adopt", "--json", "--registry", ref, cwd=project)
+    assert result.code == 0, result.err
+    (site,) = result.json["sites"]
+    assert (site["how"], site["package"], site["version"]) == ("exact", "encoder", "1.0.0")
