@@ -237,6 +237,25 @@ def _read_bounded(resp, url: str, limit: int, what: str, setting: str,
         raise http.client.IncompleteRead(b"", left or 0)
 
 
+
+def _read_small_body(resp, url: str, limit: int, what: str, setting: str) -> bytearray:
+    """The whole body of an index-sized answer, bounded like ``_read_bounded``; a network
+    fault part way is transient (retried by ``_with_retries``)."""
+    import http.client
+
+    import urllib3
+
+    body = bytearray()
+    try:
+        for piece in _read_bounded(resp, url, limit, what, setting, MAX_INDEX_RATIO):
+            body += piece
+    except MlpmError:
+        raise
+    except (ConnectionError, TimeoutError, http.client.HTTPException,
+            urllib3.exceptions.HTTPError) as exc:
+        raise _Transient(_describe_network_error(exc)) from None
+    return body
+
 def _offline_refusal(url: str) -> OfflineError:
     return OfflineError(
         f"offline mode is on and {url} is not in the cache; run the command once without "
@@ -500,10 +519,6 @@ def get_index_file(url: str, cache_file: Path, *, offline: bool) -> str | None:
         if fresh is None:  # no stamp of this copy (a crash, an older mlpm): download again
             cached = None
 
-    import http.client
-
-    import urllib3
-
     limit = env_bytes("MLPM_MAX_INDEX_BYTES", MAX_INDEX_BYTES)
 
     def attempt():
@@ -528,16 +543,7 @@ def get_index_file(url: str, cache_file: Path, *, offline: bool) -> str | None:
                     f"the registry answered HTTP {resp.status_code} for {url}; check the "
                     "registry URL (it should be the folder that holds config.json and index/)."
                 )
-            body = bytearray()
-            try:
-                for piece in _read_bounded(resp, url, limit, "an index file",
-                                           "MLPM_MAX_INDEX_BYTES", MAX_INDEX_RATIO):
-                    body += piece
-            except MlpmError:
-                raise
-            except (ConnectionError, TimeoutError, http.client.HTTPException,
-                    urllib3.exceptions.HTTPError) as exc:
-                raise _Transient(_describe_network_error(exc)) from None
+            body = _read_small_body(resp, url, limit, "an index file", "MLPM_MAX_INDEX_BYTES")
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -626,10 +632,6 @@ def read_from(url: str, offset: int, *, what: str, limit: int | None = None,
     at ``offset``), ``(the whole file, False)`` when it ignores ``Range``, None for any other
     answer. At most ``limit`` bytes (default MLPM_MAX_INDEX_BYTES), else TooLarge naming
     ``what`` and ``setting``."""
-    import http.client
-
-    import urllib3
-
     if limit is None:
         limit = env_bytes(setting, MAX_INDEX_BYTES)
     # identity: byte offsets count the file itself, not a compressed form of it
@@ -650,15 +652,7 @@ def read_from(url: str, offset: int, *, what: str, limit: int | None = None,
             if not ranged and resp.status_code != 200:
                 _drop_body(resp)
                 return None
-            body = bytearray()
-            try:
-                for piece in _read_bounded(resp, url, limit, what, setting, MAX_INDEX_RATIO):
-                    body += piece
-            except MlpmError:
-                raise
-            except (ConnectionError, TimeoutError, http.client.HTTPException,
-                    urllib3.exceptions.HTTPError) as exc:
-                raise _Transient(_describe_network_error(exc)) from None
+            body = _read_small_body(resp, url, limit, what, setting)
         return bytes(body), ranged
 
     return _with_retries(url, attempt)
