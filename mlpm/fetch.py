@@ -23,7 +23,7 @@ from mlpm.errors import (
     TooLarge,
     UsageError,
 )
-from mlpm.store import CHUNK, Store, StreamHasher, human_size, write_atomic
+from mlpm.store import CHUNK, Store, StreamHasher, human_size, is_offline, write_atomic
 
 ATTEMPTS = 4
 BACKOFF = 0.5  # seconds; doubles each retry
@@ -60,10 +60,6 @@ def configure_output(*, progress: bool = True, log=None) -> None:
 def _say(text: str) -> None:
     if _log is not None:
         _log(text)
-
-
-def is_offline() -> bool:
-    return os.environ.get("MLPM_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def is_http(url: str) -> bool:

@@ -11,7 +11,7 @@ import os
 
 from mlpm.project import LockedPackage, Project
 from mlpm.registry import BUNDLED, Registry, canonical
-from mlpm.store import Store
+from mlpm.store import Store, is_offline
 
 
 class Session:
@@ -26,11 +26,7 @@ class Session:
 
     @classmethod
     def from_env(cls, registry: str | None = None, offline: bool = False) -> Session:
-        # MLPM_OFFLINE read as mlpm.fetch.is_offline reads it, without importing the
-        # downloader (and threading) on a no-op install.
-        env_offline = os.environ.get("MLPM_OFFLINE", "").strip().lower() in \
-            {"1", "true", "yes", "on"}
-        return cls(Store(), offline or env_offline,
+        return cls(Store(), offline or is_offline(),
                    registry or os.environ.get("MLPM_REGISTRY") or None)
 
     def registry_location(self, project: Project | None) -> str:

@@ -31,6 +31,11 @@ from mlpm.files import remove_tree, tree_size
 CHUNK = 1 << 20
 
 
+def is_offline() -> bool:
+    """``MLPM_OFFLINE`` is on (1/true/yes/on): only what the store holds may be used."""
+    return os.environ.get("MLPM_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def default_root() -> Path:
     env = os.environ.get("MLPM_CACHE_DIR")
     if env:
