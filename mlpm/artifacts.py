@@ -66,7 +66,7 @@ def locked_package(name: str, project_dir: Path | None = None) -> tuple[Project,
 
 
 def choose_format(pkg: LockedPackage, fmt: str | None) -> str:
-    formats = list(dict.fromkeys(a.format for a in pkg.artifacts))
+    formats = pkg.formats
     if fmt is None:
         preferred = [f for f in NATIVE.get(pkg.framework, ()) if f in formats]
         fmt = preferred[0] if preferred else (formats[0] if formats else None)
@@ -84,8 +84,7 @@ def loadable_formats(pkg: LockedPackage, *, besides: str | None = None) -> list[
     """
     from mlpm.frameworks import LOADABLE
 
-    formats = dict.fromkeys(a.format for a in pkg.artifacts)
-    return [f for f in formats if f in LOADABLE and f != besides]
+    return [f for f in pkg.formats if f in LOADABLE and f != besides]
 
 
 def not_loadable(pkg: LockedPackage, fmt: str, reason: str, use: str = "",
@@ -94,7 +93,7 @@ def not_loadable(pkg: LockedPackage, fmt: str, reason: str, use: str = "",
     the package has and which of them load. ``use``: how the project uses it ("in the edge
     context"), which is why this format was chosen; ``outcome``: what happened instead of
     the default advice (load another format)."""
-    formats = list(dict.fromkeys(a.format for a in pkg.artifacts))
+    formats = pkg.formats
     others = loadable_formats(pkg, besides=fmt)
     if outcome is None:
         outcome = (f"load it with format='{others[0]}'" if others else

@@ -268,7 +268,7 @@ def _interface_and_formats(name: str, *, project_dir: Path | None,
     locked = None
     try:
         _, pkg = locked_package(name, project_dir)
-        formats = list(dict.fromkeys(a.format for a in pkg.artifacts))
+        formats = pkg.formats
         if pkg.interface:
             return pkg.interface, formats
         locked = pkg.version

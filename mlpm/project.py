@@ -639,6 +639,11 @@ class LockedPackage:
         self.revision = revision
         self.commit = commit
 
+    @property
+    def formats(self) -> list[str]:
+        """The model formats, in artifact order (a samples file, role "samples", is none)."""
+        return list(dict.fromkeys(a.format for a in self.artifacts if a.role != "samples"))
+
     def to_toml(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "version": self.version,
                                 "registry": self.registry, "framework": self.framework}

@@ -31,7 +31,7 @@ def list_packages(project: Project) -> list[dict[str, Any]]:
         rows.append({
             "name": name, "version": pkg.version, "direct": name in project.dependencies,
             "range": project.dependencies.get(name), "framework": pkg.framework,
-            "formats": sorted({a.format for a in pkg.artifacts if a.role != "samples"}),
+            "formats": sorted(pkg.formats),
             "size": sum(a.size or 0 for a in pkg.artifacts), "registry": pkg.registry,
             "dependents": lock.dependents(name),
         })

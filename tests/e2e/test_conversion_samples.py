@@ -259,6 +259,8 @@ def test_parity_runs_on_the_publishers_samples_and_the_lock_records_them(registr
     assert formats[0].split()[0] == "torchscript" and not formats[1].startswith("  "), info.out
     assert "samples:      samples.npz" in info.out and "(parity inputs)" in info.out
     assert "(tolerance 0.01, on the publisher's samples)" in info.out, info.out
+    listed = run_mlpm("list", "--json", cwd=on_tone)
+    assert [row["formats"] for row in listed.json["packages"]] == [["torchscript"]], listed.out
     # the samples file is data: the audit has nothing to say about it
     audit = run_mlpm("audit", cwd=on_tone)
     assert audit.code == 0, audit.out + audit.err
